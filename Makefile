@@ -1,0 +1,56 @@
+# newsstream: `make run` runs the service on embedded defaults; `make test` runs every test.
+# Everything a fresh machine needs is installed by these targets (venv, Python packages,
+# Kafka jars via Maven, the AsyncAPI parser via npm, promtool via apt).
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: help install tools run demo test test-unit lint bench schemas clean-state
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)  ## create .venv and install newsstream with its dev tools
+
+tools/asyncapi/node_modules/.package-lock.json: tools/asyncapi/package.json tools/asyncapi/package-lock.json
+	cd tools/asyncapi && npm ci --no-audit --no-fund --loglevel=error
+
+tools: install tools/asyncapi/node_modules/.package-lock.json  ## Kafka jars, AsyncAPI parser, promtool
+	$(BIN)/newsstream kafka fetch
+	@command -v promtool >/dev/null || { \
+	  echo "installing promtool (Debian package prometheus)"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null) \
+	  || { echo "cannot install promtool: run 'apt-get install prometheus' as root"; exit 1; }; }
+
+run: install  ## run everything on local Kafka + embedded PostgreSQL (live sources)
+	$(BIN)/newsstream run
+
+demo: install  ## run everything, crawling the built-in sample site on 127.0.0.1 (offline)
+	$(BIN)/newsstream run --demo
+
+test: tools  ## lint, then the whole test suite (starts its own Kafka, PostgreSQL, Prometheus)
+	$(BIN)/ruff check .
+	$(BIN)/pytest
+
+test-unit: install  ## unit tests only (no broker)
+	$(BIN)/pytest -m "not integration and not chaos"
+
+lint: install  ## ruff and mypy --strict
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+bench: install  ## benchmarks: extraction vs trafilatura & co, classifier, stage throughput
+	$(BIN)/python bench/extraction.py
+	$(BIN)/python bench/classify.py
+
+schemas: install  ## regenerate schemas/ from the records and the topology
+	$(BIN)/newsstream schemas export

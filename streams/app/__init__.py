@@ -1,0 +1,1 @@
+"""The faust application: thin agents around the stage functions of ``streams.stages``."""

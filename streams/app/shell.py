@@ -1,0 +1,80 @@
+"""The per-record shell every agent runs: call the stage, publish, or dead-letter.
+
+A faust agent that raises acks and drops its event and restarts, so nothing may escape this
+function: a stage error becomes a DeadLetter on news.dlq with the stage, a reason code, the
+error and the original topic/partition/offset; each outcome is counted.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+
+from aiokafka.errors import KafkaError
+
+from streams.app.output import DurableProducer
+from streams.errors import MalformedRecord, StageError
+from streams.metrics import DEAD_LETTERS, LAST_RECORD, RECORDS, STAGE_SECONDS
+from streams.records import DeadLetter, RawPage, SourceRef
+from streams.stages.base import Emit, Stage
+from streams.topology import DLQ
+
+log = logging.getLogger(__name__)
+WORKER_NAME = f"{socket.gethostname()}:{os.getpid()}"
+
+
+def dead_letter(
+    stage: str, reason: str, error: str, key: bytes | None, value: bytes, origin: SourceRef | None
+) -> Emit:
+    letter = DeadLetter(
+        stage=stage,
+        reason=reason,
+        error=error[:2000],
+        origin=origin,
+        key=key.decode("utf-8", "replace") if key is not None else None,
+        payload_b64=RawPage.encode_body(value),
+        worker=WORKER_NAME,
+    )
+    return Emit(DLQ, key or b"", letter.to_json())
+
+
+class StageShell:
+    def __init__(self, stage: Stage, output: DurableProducer) -> None:
+        self.stage = stage
+        self.output = output
+
+    async def handle(self, key: bytes | None, value: bytes | None, origin: SourceRef) -> str:
+        """Process one message; return its outcome. Never raises for a bad record."""
+        name = self.stage.name
+        started = time.perf_counter()
+        try:
+            if value is None:
+                raise MalformedRecord("tombstone (null value) on a record topic")
+            result = self.stage(key, value, origin)
+        except StageError as exc:
+            return await self._dead(key, value, origin, exc.reason, str(exc))
+        except Exception as exc:  # a bug must not stop the stream: dead-letter and go on
+            log.exception("%s: unexpected error at %s", name, origin)
+            return await self._dead(key, value, origin, "internal_error", repr(exc))
+        finally:
+            STAGE_SECONDS.labels(name).observe(time.perf_counter() - started)
+            LAST_RECORD.labels(name).set(time.time())
+        try:
+            await self.output.send_all(result.emits, stage=name)
+        except KafkaError as exc:
+            return await self._dead(key, value, origin, "publish_failed", repr(exc))
+        RECORDS.labels(name, result.outcome).inc()
+        return result.outcome
+
+    async def _dead(
+        self, key: bytes | None, value: bytes | None, origin: SourceRef, reason: str, error: str
+    ) -> str:
+        name = self.stage.name
+        log.warning("%s: dead letter (%s) from %s: %s", name, reason, origin, error[:300])
+        letter = dead_letter(name, reason, error, key, value or b"", origin)
+        await self.output.send_all([letter], stage=name)
+        DEAD_LETTERS.labels(name, reason).inc()
+        RECORDS.labels(name, "dead_letter").inc()
+        return "dead_letter"

@@ -1,0 +1,181 @@
+"""Publication dates from page metadata, the URL and visible text (uk/ru/en), and reconciliation.
+
+Metadata is tried in order of how often publishers get it right: JSON-LD ``datePublished``,
+``article:published_time``-style meta tags, ``<time datetime>``, then a date in the URL path,
+then a date written out in the text. Naive times are taken as UTC. No date is ever in the future.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+from selectolax.lexbor import LexborHTMLParser
+
+__all__ = ["date_from_html", "date_from_text", "date_from_url", "parse_date", "reconcile"]
+
+_META_SELECTORS = (
+    'meta[property="article:published_time"]',
+    'meta[property="og:published_time"]',
+    'meta[itemprop="datePublished"]',
+    'meta[name="pubdate"]',
+    'meta[name="publish-date"]',
+    'meta[name="date"]',
+    'meta[name="dc.date"]',
+    'meta[name="DC.date.issued"]',
+    'meta[name="sailthru.date"]',
+    'meta[property="article:modified_time"]',
+)
+_URL_DATE = re.compile(r"/((?:19|20)\d{2})[/-](0?[1-9]|1[0-2])[/-](0?[1-9]|[12]\d|3[01])(?:[/-]|$)")
+_URL_COMPACT = re.compile(r"/((?:19|20)\d{2})(0[1-9]|1[0-2])([012]\d|3[01])(?:[/_-]|$)")
+_NUMERIC = re.compile(r"\b([0-3]?\d)\.([01]?\d)\.((?:19|20)\d{2})\b")
+# Month stems: long genitive forms ("12 березня", "12 марта"), short ones ("08 вер") and English.
+_MONTHS: tuple[tuple[str, int], ...] = (
+    ("січ", 1), ("лют", 2), ("бер", 3), ("кві", 4), ("тра", 5), ("чер", 6),
+    ("лип", 7), ("сер", 8), ("вер", 9), ("жов", 10), ("лис", 11), ("гру", 12),
+    ("январ", 1), ("феврал", 2), ("март", 3), ("апрел", 4), ("ма", 5), ("июн", 6),
+    ("июл", 7), ("август", 8), ("сентябр", 9), ("октябр", 10), ("ноябр", 11), ("декабр", 12),
+    ("jan", 1), ("feb", 2), ("mar", 3), ("apr", 4), ("may", 5), ("jun", 6),
+    ("jul", 7), ("aug", 8), ("sep", 9), ("oct", 10), ("nov", 11), ("dec", 12),
+)  # fmt: skip
+_DAY_MONTH_YEAR = re.compile(r"\b([0-3]?\d)\s+([^\W\d_]{3,12})\.?,?\s+((?:19|20)\d{2})\b")
+_MONTH_DAY_YEAR = re.compile(
+    r"\b([A-Za-z]{3,9})\.?\s+([0-3]?\d)(?:st|nd|rd|th)?,?\s+((?:19|20)\d{2})\b"
+)
+_CLOCK = re.compile(r"^\D{0,5}([0-2]?\d):([0-5]\d)")
+# A page date more than this after the fetch time is a clock or parsing error, not news.
+_CLOCK_SKEW = timedelta(minutes=5)
+
+
+def parse_date(value: str) -> datetime | None:
+    """An ISO-8601-like or written-out date as an aware datetime (UTC if no zone is given)."""
+    value = value.strip()
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return date_from_text(value)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def date_from_html(tree: LexborHTMLParser, url: str | None = None) -> datetime | None:
+    for candidate in _metadata_dates(tree):
+        parsed = parse_date(candidate)
+        if parsed is not None:
+            return parsed
+    found = date_from_url(url) if url else None
+    if found is None and tree.body is not None:
+        found = date_from_text(tree.body.text(separator="\n")[:20000])
+    return found
+
+
+def _metadata_dates(tree: LexborHTMLParser) -> Iterator[str]:
+    for script in tree.css('script[type="application/ld+json"]'):
+        yield from _jsonld_dates(script.text())
+    for selector in _META_SELECTORS:
+        node = tree.css_first(selector)
+        if node is not None:
+            yield node.attributes.get("content") or ""
+    for node in tree.css("time[datetime]"):
+        yield node.attributes.get("datetime") or ""
+
+
+def _jsonld_dates(raw: str) -> Iterator[str]:
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            value = item.get("datePublished") or item.get("dateCreated")
+            if isinstance(value, str):
+                yield value
+            stack.extend(v for v in item.values() if isinstance(v, list | dict))
+
+
+def date_from_url(url: str) -> datetime | None:
+    for pattern in (_URL_DATE, _URL_COMPACT):
+        match = pattern.search(url)
+        if match:
+            found = _make(int(match[1]), int(match[2]), int(match[3]))
+            if found is not None:
+                return found
+    return None
+
+
+def date_from_text(text: str) -> datetime | None:
+    """First date written out in ``text``: "12 березня 2024", "12 марта 2024 г.", "March 12,
+    2024", "12.03.2024"; a clock time right after it is kept."""
+    best: tuple[int, datetime] | None = None
+    for match in _DAY_MONTH_YEAR.finditer(text):
+        month = _month(match[2])
+        found = _make(int(match[3]), month, int(match[1])) if month else None
+        if found is not None:
+            best = _earliest(best, match.start(), _with_clock(found, text, match.end()))
+            break
+    for match in _MONTH_DAY_YEAR.finditer(text):
+        month = _month(match[1])
+        found = _make(int(match[3]), month, int(match[2])) if month else None
+        if found is not None:
+            best = _earliest(best, match.start(), _with_clock(found, text, match.end()))
+            break
+    numeric = _NUMERIC.search(text)
+    if numeric:
+        found = _make(int(numeric[3]), int(numeric[2]), int(numeric[1]))
+        if found is not None:
+            best = _earliest(best, numeric.start(), _with_clock(found, text, numeric.end()))
+    return best[1] if best else None
+
+
+def _earliest(
+    best: tuple[int, datetime] | None, position: int, found: datetime
+) -> tuple[int, datetime]:
+    return (position, found) if best is None or position < best[0] else best
+
+
+def _month(word: str) -> int | None:
+    word = word.lower()
+    if word in ("ма", "мая", "май"):
+        return 5
+    for stem, number in _MONTHS:
+        # "ма" alone would also match "марта": it is handled exactly above.
+        if stem != "ма" and word.startswith(stem):
+            return number
+    return None
+
+
+def _with_clock(day: datetime, text: str, end: int) -> datetime:
+    match = _CLOCK.match(text[end : end + 12])
+    if match and int(match[1]) < 24:
+        return day.replace(hour=int(match[1]), minute=int(match[2]))
+    return day
+
+
+def _make(year: int, month: int, day: int) -> datetime | None:
+    try:
+        return datetime(year, month, day, tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+def reconcile(
+    page_date: datetime | None, feed_date: datetime | None, fetched_at: datetime
+) -> datetime:
+    """The publication time to store: the page's own date, else the feed's, else the fetch
+    time; a candidate later than the fetch (plus small clock skew) is rejected, and the result
+    is never after ``fetched_at``."""
+    fetched = fetched_at if fetched_at.tzinfo else fetched_at.replace(tzinfo=UTC)
+    for candidate in (page_date, feed_date):
+        if candidate is None:
+            continue
+        aware = candidate if candidate.tzinfo else candidate.replace(tzinfo=UTC)
+        if aware <= fetched + _CLOCK_SKEW:
+            return min(aware, fetched)
+    return fetched

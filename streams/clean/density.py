@@ -1,0 +1,177 @@
+"""Main-content selection over text blocks: the subtree with the most prose and least chrome.
+
+Each block is judged on its own (length, link density, stop-word density, sentence punctuation,
+as jusText does), then every element's subtree is scored as prose characters minus a penalty for
+link lists and fragments inside it. The best subtree is the article; inside it, link lists are
+dropped and short fragments are kept only between prose blocks.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import justext  # type: ignore[import-untyped]
+
+from streams.clean.blocks import Block, PageBlocks
+
+__all__ = ["Selection", "select_main"]
+
+_WORD = re.compile(r"\w+")
+_SENTENCE_END = re.compile(r"[.!?…:;»\"”)]\s*$")
+_GOOD, _SHORT, _BAD = 2, 1, 0
+# Penalty per character of link lists / fragments in a subtree; tuned on the English and Russian
+# benchmark sets together (see bench/extraction.py), not per site.
+_BAD_WEIGHT = 0.5
+_SHORT_WEIGHT = 0.25
+_MAX_LINK_DENSITY = 0.4
+# A widget-named element (comments, related stories) may be the article only when it wins by far.
+_JUNK_CANDIDATE = 0.3
+_BEFORE_HEADLINE = 0.3
+# Site legal notices are long prose blocks that win against short news items.
+_LEGAL = re.compile(
+    r"©|\(c\)\s*\d{4}|all rights reserved|все права защищены|всі права захищені"
+    r"|при (полном или частичном )?(использовании|копировании|цитировании)"
+    r"|this (web)?site uses cookies|we use cookies|cookie policy|использует (файлы )?cookie",
+    re.IGNORECASE,
+)
+_HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
+_STOPLISTS = ("English", "Russian", "Ukrainian", "German", "French", "Spanish", "Portuguese")
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    paragraphs: list[str]
+    prose_chars: int
+    root_tag: str
+
+
+@cache
+def _stopwords() -> frozenset[str]:
+    # jusText's stop lists, merged: one page mixes languages and the selection needs no language.
+    folder = Path(justext.__file__).parent / "stoplists"
+    words: set[str] = set()
+    for name in _STOPLISTS:
+        path = folder / f"{name}.txt"
+        if path.exists():
+            words.update(w.strip().lower() for w in path.read_text("utf-8").split())
+    return frozenset(words)
+
+
+def classify(block: Block) -> int:
+    text = block.text
+    chars = len(text)
+    if chars == 0 or block.link_chars / chars > _MAX_LINK_DENSITY or _LEGAL.search(text):
+        return _BAD
+    words = _WORD.findall(text)
+    # Chinese/Japanese runs are one \w+ "word" each: judge those by characters alone.
+    if chars < 60 or (len(words) < 8 and chars < 15 * len(words)):
+        return _SHORT
+    stop = _stopwords()
+    density = sum(w.lower() in stop for w in words) / len(words)
+    if density >= 0.2 or (chars > 200 and _SENTENCE_END.search(text)):
+        return _GOOD
+    return _SHORT if chars < 200 else _GOOD
+
+
+def select_main(page: PageBlocks, title: str = "") -> Selection:
+    if not page.blocks:
+        return Selection([], 0, "")
+    kinds = [classify(b) for b in page.blocks]
+    best = _best_subtree(page, kinds, _weights(page.blocks, title))
+    inside = _descendants_test(page, best)
+    chosen = [(b, k) for b, k in zip(page.blocks, kinds, strict=True) if inside(b.element)]
+    paragraphs = _keep(chosen)
+    prose = sum(len(b.text) for b, k in chosen if k == _GOOD)
+    return Selection(paragraphs, prose, page.tags.get(best, ""))
+
+
+def _weights(blocks: list[Block], title: str) -> list[float]:
+    """Prose before the headline is mostly teasers of other stories: weigh it down."""
+    headline = _headline_index(blocks, title)
+    if headline is None:
+        return [1.0] * len(blocks)
+    return [_BEFORE_HEADLINE if i < headline else 1.0 for i in range(len(blocks))]
+
+
+def _headline_index(blocks: list[Block], title: str) -> int | None:
+    wanted = set(_WORD.findall(title.lower()))
+    first_h1 = None
+    for i, block in enumerate(blocks):
+        if block.tag not in _HEADINGS or len(block.text) > 300:
+            continue
+        if first_h1 is None and block.tag == "h1":
+            first_h1 = i
+        words = set(_WORD.findall(block.text.lower()))
+        if wanted and len(words) >= 3 and len(words & wanted) >= 0.8 * len(words):
+            return i
+    return first_h1
+
+
+def _best_subtree(page: PageBlocks, kinds: list[int], weights: list[float]) -> int:
+    score: dict[int, float] = dict.fromkeys(page.parents, 0.0)
+    size: dict[int, int] = dict.fromkeys(page.parents, 0)
+    for block, kind, weight in zip(page.blocks, kinds, weights, strict=True):
+        chars = len(block.text)
+        size[block.element] += chars
+        if kind == _GOOD:
+            score[block.element] += chars * weight
+        else:
+            score[block.element] -= chars * (_BAD_WEIGHT if kind == _BAD else _SHORT_WEIGHT)
+    # Reverse pre-order visits children before parents, so one pass sums every subtree.
+    for element in reversed(page.parents):
+        parent = page.parents[element]
+        if parent not in score:
+            continue
+        size[parent] += size[element]
+        # A widget-named element may itself be the article, but counts as chrome for its
+        # ancestors.
+        junk = element in page.junk
+        score[parent] += -_BAD_WEIGHT * size[element] if junk else score[element]
+    for element in page.junk & score.keys():
+        score[element] *= _JUNK_CANDIDATE
+    return max(score, key=lambda e: score[e])
+
+
+def _descendants_test(page: PageBlocks, root: int) -> _Inside:
+    return _Inside(page.parents, root, page.junk)
+
+
+class _Inside:
+    """Membership in a subtree minus the widgets inside it, memoised: blocks share ancestors."""
+
+    def __init__(self, parents: dict[int, int], root: int, junk: frozenset[int]) -> None:
+        self._parents = parents
+        self._junk = junk
+        self._memo: dict[int, bool] = {root: True, 0: False}
+
+    def __call__(self, element: int) -> bool:
+        path: list[int] = []
+        node = element
+        while node not in self._memo:
+            path.append(node)
+            node = self._parents.get(node, 0)
+        answer = self._memo[node]
+        # Walk back down: everything at or below a widget inside the subtree is left out.
+        for visited in reversed(path):
+            if visited in self._junk:
+                answer = False
+            self._memo[visited] = answer
+        return answer
+
+
+def _keep(chosen: list[tuple[Block, int]]) -> list[str]:
+    """Prose blocks, plus headings and short blocks that sit between prose blocks."""
+    good = [i for i, (_, k) in enumerate(chosen) if k == _GOOD]
+    if not good:
+        return [b.text for b, k in chosen if k != _BAD]
+    first, last = good[0], good[-1]
+    kept: list[str] = []
+    for i, (block, kind) in enumerate(chosen):
+        if kind == _BAD:
+            continue
+        if kind == _GOOD or first < i < last or (block.tag in _HEADINGS and i < first):
+            kept.append(block.text)
+    return kept

@@ -1,0 +1,42 @@
+"""What every command needs: settings, topology (from the taxonomy) and local services."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from streams.settings import Settings, load_settings
+from streams.topology import Topology, build_topology
+
+
+class Context:
+    def __init__(self, config_file: str | None) -> None:
+        self.config_file = config_file
+
+    @cached_property
+    def settings(self) -> Settings:
+        return load_settings(self.config_file)
+
+    @cached_property
+    def topology(self) -> Topology:
+        from streams.classify import load_taxonomy
+
+        return build_topology(self.settings, load_taxonomy().topic_names())
+
+    def local_kafka(self):  # type: ignore[no-untyped-def]
+        from streams.infra.kafka_local import LocalKafka, LocalKafkaConfig
+
+        s = self.settings
+        return LocalKafka(
+            LocalKafkaConfig(
+                home=s.kafka_home,
+                port=s.kafka_local_port,
+                controller_port=s.kafka_local_controller_port,
+                partitions_default=s.topic_partitions,
+                message_max_bytes=s.dlq_max_message_bytes + 65536,
+                heap=s.kafka_local_heap,
+            )
+        )
+
+    def postgres_dir(self) -> Path:
+        return self.settings.postgres_home

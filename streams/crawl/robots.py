@@ -1,0 +1,210 @@
+"""robots.txt per RFC 9309, with a per-origin cache.
+
+Python's ``urllib.robotparser`` is not used: it applies the first matching rule instead of the
+longest match (RFC 9309 section 2.2.2), ignores ``*`` and ``$`` wildcards, and does not merge
+groups that name the same agent. The parser below is small and follows the RFC.
+
+Fetch outcomes map to rules as RFC 9309 section 2.3.1 says: 2xx parse the file; 4xx (other
+than 429) allow everything; 5xx, 429, timeouts, blocked addresses and network errors disallow
+everything; so does a file over the Fetcher's body cap (5 MiB by default, above the RFC's
+500 KiB minimum). Results are cached per origin for at most 24 hours; "disallow all" caused by an
+error is cached briefly so that a site recovers quickly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from urllib.parse import quote, unquote, urlsplit
+
+from streams.crawl.fetch import Fetcher, FetchResult
+
+_DAY_S = 24 * 3600.0  # RFC 9309 2.4: do not use a cached robots.txt for more than 24 hours
+_ERROR_TTL_S = 600.0
+_MAX_ORIGINS = 10_000  # keeps memory flat over a long crawl of many hosts
+_SAFE = "/?=&;:@!$'()*+,~-._"
+
+
+def _normalise(path: str) -> str:
+    """One percent-encoding for comparison: decode, then encode everything non-ASCII."""
+    return quote(unquote(path), safe=_SAFE)
+
+
+@dataclass(frozen=True)
+class _Rule:
+    allow: bool
+    pattern: str
+    regex: re.Pattern[str]
+
+    @classmethod
+    def build(cls, allow: bool, raw: str) -> _Rule:
+        pattern = _normalise(raw)
+        anchored = pattern.endswith("$")
+        body = pattern[:-1] if anchored else pattern
+        regex = ".*".join(re.escape(part) for part in body.split("*"))
+        return cls(allow, pattern, re.compile(regex + ("$" if anchored else ""), re.DOTALL))
+
+
+@dataclass(frozen=True)
+class RobotsRules:
+    """The rules that apply to our user agent on one origin."""
+
+    rules: tuple[_Rule, ...] = ()
+    crawl_delay: float | None = None
+    sitemaps: tuple[str, ...] = ()
+    disallow_all: bool = False
+
+    def allowed(self, path: str) -> bool:
+        """May ``path`` (path plus query) be fetched? Longest match wins; Allow wins ties."""
+        if self.disallow_all:
+            return False
+        if path.split("?", 1)[0] == "/robots.txt":
+            return True
+        target = _normalise(path or "/")
+        best: _Rule | None = None
+        for rule in self.rules:
+            if rule.regex.match(target) and (
+                best is None
+                or len(rule.pattern) > len(best.pattern)
+                or (len(rule.pattern) == len(best.pattern) and rule.allow)
+            ):
+                best = rule
+        return best is None or best.allow
+
+
+ALLOW_ALL = RobotsRules()
+DISALLOW_ALL = RobotsRules(disallow_all=True)
+
+
+@dataclass
+class _Group:
+    agents: list[str] = field(default_factory=list)
+    rules: list[_Rule] = field(default_factory=list)
+    delay: float | None = None
+
+
+def _groups(text: str) -> tuple[list[_Group], list[str]]:
+    groups: list[_Group] = []
+    sitemaps: list[str] = []
+    current: _Group | None = None
+    for line in text.splitlines():
+        key, sep, value = line.split("#", 1)[0].partition(":")
+        key, value = key.strip().lower(), value.strip()
+        if not sep:
+            continue
+        if key == "sitemap":
+            sitemaps.append(value)  # not part of any group (RFC 9309 2.2.4)
+        elif key == "user-agent":
+            if current is None or current.rules or current.delay is not None:
+                current = _Group()
+                groups.append(current)
+            current.agents.append(value.lower())
+        elif current is not None and key in ("allow", "disallow") and value:
+            current.rules.append(_Rule.build(key == "allow", value))
+        elif current is not None and key == "crawl-delay":
+            current.delay = _parse_delay(value)
+    return groups, sitemaps
+
+
+def _parse_delay(value: str) -> float | None:
+    try:
+        delay = float(value)
+    except ValueError:
+        return None
+    return delay if 0 <= delay < 86_400 else None
+
+
+def parse_robots(text: str, agent: str) -> RobotsRules:
+    """Rules for product token ``agent`` (e.g. ``newsstream``) from a robots.txt body.
+
+    All groups naming the agent are merged; without one, the ``*`` groups apply.
+    """
+    groups, sitemaps = _groups(text)
+    token = agent.lower()
+    chosen = [g for g in groups if token in g.agents] or [g for g in groups if "*" in g.agents]
+    delays = [g.delay for g in chosen if g.delay is not None]
+    return RobotsRules(
+        rules=tuple(rule for g in chosen for rule in g.rules),
+        crawl_delay=max(delays) if delays else None,
+        sitemaps=tuple(sitemaps),
+    )
+
+
+def rules_from_fetch(result: FetchResult, agent: str) -> tuple[RobotsRules, bool]:
+    """Rules implied by a robots.txt fetch, and whether they came from an error."""
+    if result.outcome == "fetched":
+        return parse_robots(result.body.decode("utf-8", errors="replace"), agent), False
+    status = result.status
+    # 429 means "slow down", not "there is no robots.txt".
+    unavailable = status is not None and 400 <= status < 500 and status != 429
+    if result.outcome == "http_error" and unavailable:
+        return ALLOW_ALL, False
+    return DISALLOW_ALL, True
+
+
+class RobotsCache:
+    """Fetches and caches robots.txt per origin; one fetch at a time per origin."""
+
+    def __init__(
+        self,
+        fetcher: Fetcher,
+        *,
+        agent: str = "newsstream",
+        max_age_s: float = _DAY_S,
+        error_max_age_s: float = _ERROR_TTL_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._fetcher = fetcher
+        self._agent = agent
+        self._max_age_s = min(max_age_s, _DAY_S)
+        self._error_max_age_s = min(error_max_age_s, self._max_age_s)
+        self._clock = clock
+        self._cache: OrderedDict[str, tuple[float, RobotsRules]] = OrderedDict()
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    async def rules_for(self, url: str) -> RobotsRules:
+        origin = _origin(url)
+        cached = self._fresh(origin)
+        if cached is not None:
+            return cached
+        lock = self._locks.setdefault(origin, asyncio.Lock())
+        async with lock:
+            cached = self._fresh(origin)  # another task may have fetched it meanwhile
+            if cached is None:
+                cached = await self._load(origin)
+        self._locks.pop(origin, None)
+        return cached
+
+    async def allowed(self, url: str) -> bool:
+        parts = urlsplit(url)
+        path = parts.path or "/"
+        return (await self.rules_for(url)).allowed(f"{path}?{parts.query}" if parts.query else path)
+
+    async def crawl_delay(self, url: str) -> float | None:
+        return (await self.rules_for(url)).crawl_delay
+
+    def _fresh(self, origin: str) -> RobotsRules | None:
+        entry = self._cache.get(origin)
+        if entry is None or entry[0] <= self._clock():
+            return None
+        self._cache.move_to_end(origin)
+        return entry[1]
+
+    async def _load(self, origin: str) -> RobotsRules:
+        result = await self._fetcher.fetch(f"{origin}/robots.txt", kind="robots")
+        rules, from_error = rules_from_fetch(result, self._agent)
+        ttl = self._error_max_age_s if from_error else self._max_age_s
+        self._cache[origin] = (self._clock() + ttl, rules)
+        self._cache.move_to_end(origin)
+        while len(self._cache) > _MAX_ORIGINS:
+            self._cache.popitem(last=False)
+        return rules
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme.lower()}://{parts.netloc.lower()}"

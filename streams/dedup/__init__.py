@@ -1,0 +1,1 @@
+"""Deduplication: exact (URL, content hash) and near-duplicate (SimHash) detection."""

@@ -1,0 +1,1 @@
+"""Local infrastructure for development and tests: the project's own Kafka broker and PostgreSQL."""

@@ -1,0 +1,136 @@
+"""Process, pid-file and port helpers shared by the local services."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import logging
+import os
+import signal
+import socket
+import time
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+_PROC = Path("/proc")
+
+
+def port_is_free(host: str, port: int) -> bool:
+    """True when nothing listens on (host, port).
+
+    Binding with SO_REUSEADDR (as the JVM and PostgreSQL do) ignores sockets left in TIME_WAIT
+    by a server that just stopped, so a quick restart is not mistaken for a conflict.
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def accepts_connections(host: str, port: int, timeout_s: float = 1.0) -> bool:
+    """True when a TCP connection to (host, port) succeeds."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s):
+            return True
+    except OSError:
+        return False
+
+
+def read_pid(pid_file: Path) -> int | None:
+    """The pid in ``pid_file``, or None when the file is missing or garbled."""
+    try:
+        return int(pid_file.read_text().strip())
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def is_alive(pid: int) -> bool:
+    """True when ``pid`` is a live (not zombie) process.
+
+    If it is our own child that exited, reap it here: otherwise it stays a zombie, which
+    ``kill(pid, 0)`` still reports as existing.
+    """
+    with contextlib.suppress(ChildProcessError):
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        if done == pid:
+            return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by someone else
+    try:
+        # The state letter follows the parenthesised command name, which may contain spaces.
+        state = (_PROC / str(pid) / "stat").read_text().rpartition(")")[2].split()[0]
+        if state not in ("Z", "X"):
+            return True
+        # Only the main thread is a zombie: a JVM shutting down lets its launcher thread exit
+        # while the shutdown hooks still run in other threads. Gone only when no thread is left.
+        return len(list((_PROC / str(pid) / "task").iterdir())) > 1
+    except (OSError, IndexError):
+        return True
+
+
+def cmdline_contains(pid: int, needle: str) -> bool:
+    """True when the command line of ``pid`` mentions ``needle``.
+
+    Guards against a recycled pid: a pid file that outlived its broker may name an unrelated
+    process. Without /proc (macOS) we cannot tell and assume it is ours.
+    """
+    path = _PROC / str(pid) / "cmdline"
+    if not _PROC.is_dir():
+        return True
+    try:
+        return needle in path.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return False
+
+
+def _wait_gone(pid: int, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if not is_alive(pid):
+            return True
+        time.sleep(0.1)
+    return not is_alive(pid)
+
+
+def _signal_group(pgid: int, sig: signal.Signals) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except ProcessLookupError:
+        pass
+    except OSError as exc:  # pragma: no cover - only with foreign processes
+        if exc.errno != errno.EPERM:
+            raise
+
+
+def stop_process_group(pid: int, timeout_s: float, name: str) -> None:
+    """SIGTERM the process group led by ``pid``; SIGKILL it if it outlives ``timeout_s``.
+
+    Our services are started with ``start_new_session=True``, so the pid is the group id and
+    any helper processes they fork go down with them.
+    """
+    _signal_group(pid, signal.SIGTERM)
+    if _wait_gone(pid, timeout_s):
+        log.info("%s (pid %d) stopped", name, pid)
+    else:
+        log.warning("%s (pid %d) ignored SIGTERM for %.0f s; killing it", name, pid, timeout_s)
+        _signal_group(pid, signal.SIGKILL)
+        _wait_gone(pid, 5.0)
+    # Stragglers of the group (none expected) must not keep ports or locks.
+    _signal_group(pid, signal.SIGKILL)
+
+
+def tail(path: Path, lines: int) -> str:
+    """The last ``lines`` lines of a text file, or a note saying it is missing."""
+    try:
+        text = path.read_text(errors="replace")
+    except FileNotFoundError:
+        return f"({path} does not exist)"
+    return "\n".join(text.splitlines()[-lines:])

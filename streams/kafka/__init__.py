@@ -1,0 +1,1 @@
+"""Kafka plumbing shared by every process: admin (topics), producer and consumer factories."""

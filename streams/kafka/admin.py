@@ -1,0 +1,108 @@
+"""Create and check the topics of ``streams.topology`` on the broker.
+
+``create_topics`` is idempotent: existing topics are left alone (their configs are not
+rewritten). ``check_topics`` is what workers run before they start: a topic with a different
+partition count than the topology says would split article ids differently from the data
+already on the broker, so workers refuse to start and say how to fix it.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError
+
+from streams.errors import TopologyError
+from streams.topology import Topology
+
+log = logging.getLogger(__name__)
+
+TOPIC_ALREADY_EXISTS = 36
+
+
+@dataclass(frozen=True)
+class TopicState:
+    name: str
+    expected_partitions: int
+    actual_partitions: int | None  # None: missing on the broker
+
+    @property
+    def ok(self) -> bool:
+        return self.actual_partitions == self.expected_partitions
+
+
+def _admin(bootstrap: str) -> AIOKafkaAdminClient:
+    return AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15000)
+
+
+async def describe(bootstrap: str, topology: Topology) -> list[TopicState]:
+    admin = _admin(bootstrap)
+    await admin.start()
+    try:
+        found: dict[str, int] = {}
+        for t in await admin.describe_topics([s.name for s in topology]):
+            if t["error_code"] == 0:
+                found[t["topic"]] = len(t["partitions"])
+    finally:
+        await admin.close()
+    return [TopicState(s.name, s.partitions, found.get(s.name)) for s in topology]
+
+
+async def create_topics(bootstrap: str, topology: Topology) -> list[str]:
+    """Create missing topics; return the names created. Existing ones are left alone."""
+    missing = [s for s in await describe(bootstrap, topology) if s.actual_partitions is None]
+    if not missing:
+        return []
+    admin = _admin(bootstrap)
+    await admin.start()
+    try:
+        new = [
+            NewTopic(
+                name=s.name,
+                num_partitions=s.expected_partitions,
+                replication_factor=1 if _single_node(await admin.describe_cluster()) else 3,
+                topic_configs=topology[s.name].configs(),
+            )
+            for s in missing
+        ]
+        response = await admin.create_topics(new, timeout_ms=30000)
+    finally:
+        await admin.close()
+    created = []
+    for name, code, message in response.topic_errors:
+        if code not in (0, TOPIC_ALREADY_EXISTS):
+            raise KafkaError(f"creating topic {name} failed: error {code} {message}")
+        if code == 0:
+            created.append(name)
+    log.info("created %d topics: %s", len(created), ", ".join(created))
+    return created
+
+
+def _single_node(cluster: dict[str, Any]) -> bool:
+    return len(cluster.get("brokers", [])) < 3
+
+
+async def check_topics(bootstrap: str, topology: Topology, *, create: bool = True) -> None:
+    """Make sure every topic exists with the expected partition count, or raise TopologyError."""
+    if create:
+        await create_topics(bootstrap, topology)
+    states = await describe(bootstrap, topology)
+    missing = [s.name for s in states if s.actual_partitions is None]
+    if missing:
+        raise TopologyError(
+            f"topics missing on {bootstrap}: {', '.join(missing)}; run `newsstream topics create`"
+        )
+    wrong = [s for s in states if not s.ok]
+    if wrong:
+        detail = "; ".join(
+            f"{s.name} has {s.actual_partitions} partitions, topology expects "
+            f"{s.expected_partitions}"
+            for s in wrong
+        )
+        raise TopologyError(
+            f"partition count mismatch: {detail}. Set NEWSSTREAM_TOPIC_PARTITIONS to match the "
+            "broker, or recreate the topics (data on them is keyed by partition count)."
+        )

@@ -1,0 +1,43 @@
+"""Producer and consumer factories with the delivery settings the contract needs.
+
+Producers: acks=all and idempotence on (aiokafka defaults to acks=1 without idempotence,
+which can lose or duplicate on broker failover). Consumers: no auto-commit; offsets are
+committed by the caller after its effect is durable.
+"""
+
+from __future__ import annotations
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from streams.settings import Settings
+
+# Headroom over the largest message for the request envelope and batch headers.
+REQUEST_OVERHEAD_BYTES = 64 * 1024
+
+
+def make_producer(settings: Settings) -> AIOKafkaProducer:
+    compression = None if settings.producer_compression == "none" else "gzip"
+    return AIOKafkaProducer(
+        bootstrap_servers=settings.bootstrap(),
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=settings.producer_linger_ms,
+        compression_type=compression,
+        max_request_size=settings.dlq_max_message_bytes + REQUEST_OVERHEAD_BYTES,
+        request_timeout_ms=30000,
+    )
+
+
+def make_consumer(
+    settings: Settings, *topics: str, group: str | None, from_beginning: bool = True
+) -> AIOKafkaConsumer:
+    return AIOKafkaConsumer(
+        *topics,
+        bootstrap_servers=settings.bootstrap(),
+        group_id=group,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest" if from_beginning else "latest",
+        max_partition_fetch_bytes=settings.dlq_max_message_bytes + REQUEST_OVERHEAD_BYTES,
+        fetch_max_bytes=2 * settings.dlq_max_message_bytes,
+        isolation_level="read_uncommitted",
+    )

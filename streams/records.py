@@ -1,0 +1,171 @@
+"""Versioned records carried on the topics (JSON via orjson; keys are article ids).
+
+Each record class owns one JSON Schema in ``schemas/`` (written by ``newsstream schemas export``
+and checked in tests). Bump ``version`` when a change is not backward compatible; consumers
+reject versions they do not know instead of guessing.
+"""
+
+from __future__ import annotations
+
+import base64
+from datetime import UTC, datetime
+from typing import Annotated, Any, ClassVar, Literal, TypeVar
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from streams.errors import MalformedRecord
+
+Id = Annotated[str, Field(min_length=8, max_length=64, pattern=r"^[0-9a-f]+$")]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Record(BaseModel):
+    """Base of every record: strict, immutable, unknown fields refused."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    schema_name: ClassVar[str] = "Record"
+    version: int = 1
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(self.model_dump(mode="json"))
+
+    @classmethod
+    def from_json(cls: type[R], data: bytes | str) -> R:
+        """Parse a record; any problem is a MalformedRecord (never a bare exception)."""
+        try:
+            raw: Any = orjson.loads(data)
+        except orjson.JSONDecodeError as exc:
+            raise MalformedRecord(f"{cls.schema_name}: not JSON: {exc}") from exc
+        if not isinstance(raw, dict):
+            raise MalformedRecord(f"{cls.schema_name}: expected a JSON object")
+        try:
+            return cls.model_validate(raw)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "<root>"
+            raise MalformedRecord(
+                f"{cls.schema_name}: {where}: {first['msg']} ({exc.error_count()} errors)"
+            ) from exc
+
+
+R = TypeVar("R", bound=Record)
+
+
+class SourceRef(BaseModel):
+    """Where a record came from on Kafka (provenance, and the DLQ replay address)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    topic: str
+    partition: int = Field(ge=0)
+    offset: int = Field(ge=0)
+
+
+class RawPage(Record):
+    """One fetched page, bytes untouched (base64) so cleaning decodes with full knowledge."""
+
+    schema_name: ClassVar[str] = "RawPage"
+    kind: Literal["RawPage"] = "RawPage"
+    article_id: Id
+    url: str = Field(description="URL as discovered (feed, sitemap, link, replay)")
+    final_url: str = Field(description="URL after redirects")
+    redirects: list[str] = Field(default_factory=list)
+    status: int = Field(ge=100, le=599)
+    fetched_at: datetime
+    source_id: str
+    discovered_via: Literal["feed", "sitemap", "section", "replay", "manual", "demo"] = "manual"
+    content_type: str | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+    body_b64: str = Field(description="the response body exactly as received, base64")
+    feed_title: str | None = None
+    feed_published: datetime | None = None
+    feed_language: str | None = None
+
+    @property
+    def body(self) -> bytes:
+        return base64.b64decode(self.body_b64)
+
+    @staticmethod
+    def encode_body(body: bytes) -> str:
+        return base64.b64encode(body).decode("ascii")
+
+
+class Article(Record):
+    """A cleaned article: main text and metadata, with fingerprints for dedup."""
+
+    schema_name: ClassVar[str] = "Article"
+    kind: Literal["Article", "ClassifiedArticle"] = "Article"
+    article_id: Id
+    url: str
+    canonical_url: str
+    source_id: str
+    title: str
+    text: str
+    author: str | None = None
+    published: datetime | None = None
+    language: str | None = Field(default=None, description="ISO 639-1 from the text itself")
+    alternates: dict[str, str] = Field(default_factory=dict, description="hreflang -> URL")
+    image_count: int = Field(default=0, ge=0)
+    link_count: int = Field(default=0, ge=0)
+    fetched_at: datetime
+    content_hash: str = Field(description="sha256 of the normalised text")
+    fingerprint: str = Field(default="", description="64-bit SimHash of the text, hex")
+    extractor: str = ""
+    revision: int = Field(default=0, ge=0, description="0 for the first version of a URL")
+    raw: SourceRef | None = None
+
+
+class ClassifiedArticle(Article):
+    """An Article with its topics; what downstream teams consume."""
+
+    schema_name: ClassVar[str] = "ClassifiedArticle"
+    kind: Literal["Article", "ClassifiedArticle"] = "ClassifiedArticle"
+    topics: list[str] = Field(default_factory=list)
+    scores: dict[str, float] = Field(default_factory=dict)
+    iptc: list[str] = Field(default_factory=list)
+    evidence: dict[str, list[str]] = Field(default_factory=dict)
+    classifier_version: str = ""
+    classified_at: datetime = Field(default_factory=utcnow)
+
+
+class DuplicateEvent(Record):
+    """An article recognised as a copy of an earlier one; it names the original."""
+
+    schema_name: ClassVar[str] = "DuplicateEvent"
+    kind: Literal["DuplicateEvent"] = "DuplicateEvent"
+    article_id: Id
+    duplicate_of: Id
+    reason: Literal["same_url", "same_content", "near_duplicate"]
+    similarity: float = Field(ge=0.0, le=1.0)
+    url: str
+    source_id: str
+    fetched_at: datetime
+    detected_at: datetime = Field(default_factory=utcnow)
+
+
+class DeadLetter(Record):
+    """A record a stage could not process, with everything needed to replay it."""
+
+    schema_name: ClassVar[str] = "DeadLetter"
+    kind: Literal["DeadLetter"] = "DeadLetter"
+    stage: str
+    reason: str = Field(description="short countable code, e.g. malformed, no_content")
+    error: str
+    origin: SourceRef | None = Field(description="topic/partition/offset of the input")
+    key: str | None = None
+    payload_b64: str = Field(description="the original message value, base64")
+    failed_at: datetime = Field(default_factory=utcnow)
+    worker: str = ""
+    replays: int = Field(default=0, ge=0)
+
+
+RECORD_TYPES: tuple[type[Record], ...] = (
+    RawPage,
+    Article,
+    ClassifiedArticle,
+    DuplicateEvent,
+    DeadLetter,
+)

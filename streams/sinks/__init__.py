@@ -1,0 +1,1 @@
+"""Sinks: where classified articles and duplicate events come to rest."""

@@ -1,0 +1,77 @@
+"""Stage 1, clean: RawPage bytes -> Article (decode, extract, clean text, metadata)."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+
+from streams.clean.dates import reconcile
+from streams.clean.decode import decode_html
+from streams.clean.extract import extract
+from streams.clean.language import detect_language
+from streams.clean.textclean import clean_text
+from streams.crawl.canonical import canonicalize
+from streams.dedup.fingerprint import simhash
+from streams.errors import ExtractionFailed
+from streams.records import Article, RawPage, SourceRef
+from streams.stages.base import Emit, StageResult
+from streams.topology import CLEAN
+
+_SPACES = re.compile(r"\s+")
+
+
+def content_hash(text: str) -> str:
+    """Hash of the text with case and whitespace folded, so a re-render is not a revision."""
+    return hashlib.sha256(_SPACES.sub(" ", text.casefold()).strip().encode()).hexdigest()
+
+
+def _plain_text(raw: RawPage) -> tuple[str, str]:
+    decoded = decode_html(raw.body, content_type=raw.content_type)
+    lines = [ln.strip() for ln in decoded.text.splitlines() if ln.strip()]
+    title = lines[0] if lines else ""
+    return title, clean_text("\n".join(lines[1:]), None)
+
+
+def page_to_article(raw: RawPage, origin: SourceRef | None = None) -> Article:
+    """Turn one fetched page into an Article, or raise ExtractionFailed."""
+    if not raw.body_b64:
+        raise ExtractionFailed(f"{raw.final_url}: empty body", reason="empty_body")
+    if (raw.content_type or "").startswith("text/plain"):
+        title, text = _plain_text(raw)
+        ex = None
+    else:
+        decoded = decode_html(raw.body, content_type=raw.content_type)
+        ex = extract(decoded.text, url=raw.final_url)
+        title, text = ex.title or raw.feed_title or "", ex.text
+    if not text.strip():
+        raise ExtractionFailed(f"{raw.final_url}: no article text found")
+    language = (ex.language if ex else None) or detect_language(text) or raw.feed_language
+    return Article(
+        article_id=raw.article_id,
+        url=raw.final_url,
+        canonical_url=canonicalize((ex.canonical_url if ex else None) or raw.final_url),
+        source_id=raw.source_id,
+        title=title,
+        text=text,
+        author=ex.author if ex else None,
+        published=reconcile(ex.published if ex else None, raw.feed_published, raw.fetched_at),
+        language=language,
+        alternates=dict(ex.alternates) if ex else {},
+        image_count=ex.image_count if ex else 0,
+        link_count=ex.link_count if ex else 0,
+        fetched_at=raw.fetched_at,
+        content_hash=content_hash(text),
+        fingerprint=f"{simhash(text):016x}",
+        extractor=ex.extractor if ex else "plain_text",
+        raw=origin,
+    )
+
+
+@dataclass
+class CleanStage:
+    name: str = "clean"
+
+    def __call__(self, key: bytes | None, value: bytes, origin: SourceRef) -> StageResult:
+        article = page_to_article(RawPage.from_json(value), origin)
+        return StageResult("ok", [Emit.record(CLEAN, article.article_id, article)])

@@ -1,0 +1,91 @@
+"""Session-wide real services for the integration tests.
+
+The broker and PostgreSQL run in temporary state dirs on ports picked at run time, so a
+developer's own ``newsstream kafka up`` (19092/19093) or PostgreSQL is never touched. The jar
+cache is the shared default one, so only the first run on a machine downloads the broker.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from pathlib import Path
+
+import pytest
+
+from streams.infra.kafka_local import LocalKafka, LocalKafkaConfig
+from streams.infra.postgres_local import EmbeddedPostgres
+
+
+def free_ports(count: int) -> list[int]:
+    """Ports free right now on 127.0.0.1, distinct (all sockets are held until all are known)."""
+    with ExitStack() as stack:
+        ports = []
+        for _ in range(count):
+            sock = stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+            sock.bind(("127.0.0.1", 0))
+            ports.append(sock.getsockname()[1])
+        return ports
+
+
+def kafka_config(home: Path) -> LocalKafkaConfig:
+    port, controller_port = free_ports(2)
+    return LocalKafkaConfig(home=home, port=port, controller_port=controller_port)
+
+
+@pytest.fixture(scope="session")
+def local_kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalKafka]:
+    """A running LocalKafka for the whole session; stopped at the end whatever happened."""
+    kafka = LocalKafka(kafka_config(tmp_path_factory.mktemp("kafka")))
+    try:
+        kafka.up()
+        yield kafka
+    finally:
+        kafka.down()
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(local_kafka: LocalKafka) -> str:
+    return local_kafka.bootstrap
+
+
+@pytest.fixture(scope="session")
+def postgres_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    (port,) = free_ports(1)
+    server = EmbeddedPostgres(tmp_path_factory.mktemp("postgres") / "data", port=port)
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def kafka_factory(tmp_path: Path) -> Iterator[Callable[[], LocalKafka]]:
+    """Makes extra (not started) LocalKafka instances on their own ports; downs them all after."""
+    made: list[LocalKafka] = []
+
+    def make() -> LocalKafka:
+        kafka = LocalKafka(kafka_config(tmp_path / f"kafka{len(made)}"))
+        made.append(kafka)
+        return kafka
+
+    yield make
+    for kafka in made:
+        kafka.down(timeout_s=10)
+
+
+@pytest.fixture
+def postgres_factory(tmp_path: Path) -> Iterator[Callable[[], EmbeddedPostgres]]:
+    """Makes extra (not started) EmbeddedPostgres instances; stops them all after."""
+    made: list[EmbeddedPostgres] = []
+
+    def make() -> EmbeddedPostgres:
+        (port,) = free_ports(1)
+        server = EmbeddedPostgres(tmp_path / f"pg{len(made)}", port=port)
+        made.append(server)
+        return server
+
+    yield make
+    for server in made:
+        server.stop()

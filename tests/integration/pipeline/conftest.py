@@ -1,0 +1,117 @@
+"""Fixtures that run newsstream processes (worker, sink) against the session's real broker."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from streams.kafka.admin import check_topics
+from streams.kafka.reader import read_topic
+from streams.settings import Settings, load_settings
+from streams.topology import Topology, build_topology
+from tests.integration.conftest import free_ports
+
+Spawn = Callable[..., subprocess.Popen[bytes]]
+
+
+@pytest.fixture(scope="module")
+def stream_env(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Environment for child processes: the test broker, a fresh group and state dir."""
+    state = tmp_path_factory.mktemp("state")
+    return {
+        "NEWSSTREAM_KAFKA_BOOTSTRAP": kafka_bootstrap,
+        "NEWSSTREAM_STATE_DIR": str(state),
+        "NEWSSTREAM_CONSUMER_GROUP": f"test-{uuid.uuid4().hex[:8]}",
+        "NEWSSTREAM_PRODUCER_LINGER_MS": "0",
+    }
+
+
+@pytest.fixture(scope="module")
+def stream_settings(stream_env: dict[str, str]) -> Settings:
+    overrides = {k.removeprefix("NEWSSTREAM_").lower(): v for k, v in stream_env.items()}
+    return load_settings(**overrides)
+
+
+@pytest.fixture(scope="module")
+def stream_topology(stream_settings: Settings) -> Topology:
+    from streams.classify import load_taxonomy
+
+    topo = build_topology(stream_settings, load_taxonomy().topic_names())
+    asyncio.run(check_topics(stream_settings.bootstrap(), topo, create=True))
+    return topo
+
+
+@pytest.fixture(scope="module")
+def spawn(stream_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Spawn]:
+    """Start `newsstream <args>` children; all are stopped (SIGTERM, then SIGKILL) at the end."""
+    procs: list[subprocess.Popen[bytes]] = []
+    logs = tmp_path_factory.mktemp("logs")
+
+    def start(*args: str, extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+        (port,) = free_ports(1)
+        env = os.environ | stream_env | {"NEWSSTREAM_METRICS_PORT": str(port)} | (extra_env or {})
+        log = (logs / f"{'-'.join(args)}-{len(procs)}.log").open("wb")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streams", *args], env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+        proc.metrics_port = port  # type: ignore[attr-defined]
+        proc.log_path = Path(log.name)  # type: ignore[attr-defined]
+        procs.append(proc)
+        return proc
+
+    yield start
+    for proc in procs:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def wait_for(
+    settings: Settings, topic: str, match: Callable[[Any], bool], timeout_s: float = 90.0
+) -> Any:
+    """Read ``topic`` from the beginning until a record's parsed JSON matches; fail on time."""
+    import orjson
+
+    async def go() -> Any:
+        async for rec in read_topic(settings, topic, follow=True, idle_timeout_s=timeout_s):
+            try:
+                data = orjson.loads(rec.value or b"null")
+            except orjson.JSONDecodeError:
+                continue
+            if match(data):
+                return data
+        return None
+
+    started = time.monotonic()
+    found = asyncio.run(asyncio.wait_for(go(), timeout=timeout_s))
+    assert found is not None, f"nothing matching on {topic} after {time.monotonic() - started:.0f}s"
+    return found
+
+
+def produce(settings: Settings, topic: str, key: bytes, value: bytes) -> tuple[int, int]:
+    """Publish one message (acks=all); return its (partition, offset)."""
+    from streams.kafka.clients import make_producer
+
+    async def go() -> tuple[int, int]:
+        producer = make_producer(settings)
+        await producer.start()
+        try:
+            meta = await producer.send_and_wait(topic, value, key=key)
+            return meta.partition, meta.offset
+        finally:
+            await producer.stop()
+
+    return asyncio.run(go())

@@ -1,0 +1,86 @@
+"""A real broker, a real worker process: pages flow through; bad input is dead-lettered."""
+
+from __future__ import annotations
+
+import base64
+import subprocess
+
+import pytest
+
+from streams.crawl.canonical import article_id, canonicalize
+from streams.records import RawPage
+from streams.settings import Settings
+from streams.topology import DLQ, RAW, Topology
+from tests.conftest import make_raw
+from tests.integration.pipeline.conftest import Spawn, produce, wait_for
+
+pytestmark = pytest.mark.integration
+
+PAGE = """<!DOCTYPE html><html lang="uk"><head><meta charset="utf-8">
+<title>Міністри закордонних справ обговорили обмін полоненими</title></head><body>
+<nav><a href="/">Головна</a> <a href="/news">Новини</a></nav>
+<article><h1>Міністри закордонних справ обговорили обмін полоненими</h1>
+<p>Міністри закордонних справ двох країн зустрілися у Женеві, щоб обговорити обмін
+полоненими та відновлення роботи посольств, повідомили дипломати після переговорів.</p>
+<p>Сторони домовилися продовжити консультації наступного тижня на рівні заступників
+міністрів. Посол зазначив, що переговори були конструктивними.</p>
+<p>Читайте також: Уряд затвердив новий бюджет</p></article>
+<footer>© Новини</footer></body></html>"""
+
+
+def raw_for(url: str, html: str = PAGE) -> RawPage:
+    return make_raw(html, url, article_id=article_id(canonicalize(url)))
+
+
+@pytest.fixture(scope="module")
+def worker(spawn: Spawn, stream_topology: Topology) -> subprocess.Popen[bytes]:
+    return spawn("worker")
+
+
+def test_raw_page_comes_out_classified_on_articles_and_its_desk(
+    worker: subprocess.Popen[bytes], stream_settings: Settings
+) -> None:
+    page = raw_for("https://news.example.org/world/talks-1?utm_source=x")
+    produce(stream_settings, RAW, page.article_id.encode(), page.to_json())
+    out = wait_for(stream_settings, "news.articles", lambda d: d["article_id"] == page.article_id)
+    assert out["kind"] == "ClassifiedArticle"
+    assert "Женеві" in out["text"] and "Читайте також" not in out["text"]
+    assert out["language"] == "uk"
+    assert out["classifier_version"]
+    for topic in out["topics"]:
+        wait_for(
+            stream_settings, f"news.topic.{topic}", lambda d: d["article_id"] == page.article_id
+        )
+    assert worker.poll() is None
+
+
+def test_malformed_message_goes_to_dlq_with_origin_and_worker_keeps_running(
+    worker: subprocess.Popen[bytes], stream_settings: Settings
+) -> None:
+    bad = b'{"kind": "RawPage", "broken'
+    partition, offset = produce(stream_settings, RAW, b"bad-key", bad)
+    letter = wait_for(
+        stream_settings,
+        DLQ,
+        lambda d: d.get("origin") == {"topic": RAW, "partition": partition, "offset": offset},
+    )
+    assert (letter["stage"], letter["reason"]) == ("clean", "malformed")
+    assert base64.b64decode(letter["payload_b64"]) == bad  # nothing is lost
+    # ... and the worker is still there, processing the next good page.
+    page = raw_for("https://news.example.org/world/talks-2")
+    produce(stream_settings, RAW, page.article_id.encode(), page.to_json())
+    wait_for(stream_settings, "news.articles", lambda d: d["article_id"] == page.article_id)
+    assert worker.poll() is None
+
+
+def test_page_without_text_is_dead_lettered_not_dropped(
+    worker: subprocess.Popen[bytes], stream_settings: Settings
+) -> None:
+    page = raw_for("https://news.example.org/empty", "<html><body><nav>menu</nav></body></html>")
+    partition, offset = produce(stream_settings, RAW, page.article_id.encode(), page.to_json())
+    letter = wait_for(
+        stream_settings,
+        DLQ,
+        lambda d: d.get("origin") == {"topic": RAW, "partition": partition, "offset": offset},
+    )
+    assert letter["reason"] in ("no_content", "empty_body")

@@ -1,0 +1,101 @@
+"""Stage functions and the agent shell, without a broker."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from streams.app.shell import StageShell
+from streams.records import Article, ClassifiedArticle, DeadLetter, DuplicateEvent, SourceRef
+from streams.stages.base import Emit, StageResult
+from streams.stages.dedup import DedupStage
+from tests.conftest import make_article
+
+ORIGIN = SourceRef(topic="news.clean", partition=0, offset=42)
+STORY = (
+    "The foreign ministers of the two countries met in Geneva on Tuesday to discuss the "
+    "prisoner exchange and the reopening of the embassies, officials said after the talks. "
+) * 6
+
+
+def dedup() -> DedupStage:
+    return DedupStage.with_state({}, {}, {}, window_s=7 * 86400)
+
+
+def run(stage: DedupStage, article: Article) -> StageResult:
+    return stage(article.article_id.encode(), article.to_json(), ORIGIN)
+
+
+def test_new_then_same_url_unchanged_is_duplicate_then_changed_is_revision() -> None:
+    stage = dedup()
+    first = make_article(STORY)
+    assert run(stage, first).outcome == "new"
+    again = run(stage, first)
+    assert again.outcome == "duplicate"
+    event = DuplicateEvent.from_json(again.emits[0].value)
+    assert (event.duplicate_of, event.reason) == (first.article_id, "same_url")
+    edited = make_article(STORY + " Updated: the talks will continue on Friday.")
+    result = run(stage, edited)
+    assert result.outcome == "revision"
+    assert Article.from_json(result.emits[0].value).revision == 1
+
+
+def test_reprint_on_another_site_is_a_duplicate_and_different_story_is_new() -> None:
+    stage = dedup()
+    assert run(stage, make_article(STORY, article_id="a1" * 16)).outcome == "new"
+    copy = run(stage, make_article(STORY, article_id="b2" * 16))
+    assert DuplicateEvent.from_json(copy.emits[0].value).reason == "same_content"
+    near = make_article(STORY.replace("Tuesday", "Wednesday", 1), article_id="c3" * 16)
+    near_result = run(stage, near)
+    assert near_result.outcome == "duplicate"
+    assert DuplicateEvent.from_json(near_result.emits[0].value).reason == "near_duplicate"
+    other = make_article("Police arrested two suspects after a robbery at a bank. " * 8,
+                         article_id="d4" * 16)
+    assert run(stage, other).outcome == "new"
+
+
+class RecordingOutput:
+    """Stands in for DurableProducer: the shell's contract is only what it sends."""
+
+    def __init__(self) -> None:
+        self.sent: list[Emit] = []
+
+    async def send_all(self, emits: list[Emit], *, stage: str) -> None:
+        self.sent.extend(emits)
+
+
+class Exploding:
+    name = "boom"
+
+    def __call__(self, key: Any, value: bytes, origin: SourceRef) -> StageResult:
+        raise ZeroDivisionError("bug in a stage")
+
+
+@pytest.mark.parametrize(
+    ("stage", "value", "reason"),
+    [(dedup(), b"{not json", "malformed"), (dedup(), None, "malformed"),
+     (Exploding(), b"{}", "internal_error")],
+)
+async def test_shell_dead_letters_with_reason_and_origin(stage: Any, value: Any,
+                                                        reason: str) -> None:
+    out = RecordingOutput()
+    outcome = await StageShell(stage, out).handle(b"k", value, ORIGIN)  # type: ignore[arg-type]
+    assert outcome == "dead_letter"
+    (emit,) = out.sent
+    letter = DeadLetter.from_json(emit.value)
+    assert emit.topic == "news.dlq"
+    assert (letter.reason, letter.origin) == (reason, ORIGIN)
+    assert letter.payload_b64 == ("" if value is None else __import__("base64").b64encode(value).decode())
+
+
+def test_route_sends_to_articles_desks_and_review() -> None:
+    from streams.stages.classify import route
+
+    art = make_article(STORY)
+    base = art.model_dump(exclude={"kind"})
+    sure = ClassifiedArticle(**base, topics=["diplomacy"], scores={"diplomacy": 0.9})
+    unsure = ClassifiedArticle(**base, topics=[], scores={"diplomacy": 0.1})
+    desks = frozenset({"diplomacy", "crime"})
+    assert [e.topic for e in route(sure, desks, 0.35)] == ["news.articles", "news.topic.diplomacy"]
+    assert [e.topic for e in route(unsure, desks, 0.35)] == ["news.articles", "news.review"]
