@@ -57,6 +57,32 @@ LAST_RECORD = Gauge(
 SOURCE_FRESHNESS = Gauge(
     "newsstream_source_freshness_seconds", "Publication to fetch delay, last item", ["source"]
 )
+FETCH_STATUS = Counter(
+    "newsstream_fetch_status", "Fetch attempts by final HTTP status code", ["code"]
+)
+FETCH_RETRIES = Counter(
+    "newsstream_fetch_retries", "Fetches retried after a transient failure", ["reason"]
+)
+HOST_PAUSES = Counter(
+    "newsstream_host_pauses", "Hosts paused after 429/503 (Retry-After honoured)", ["status"]
+)
+CRAWL_ITEMS = Counter(
+    "newsstream_crawl_items",
+    "Items listed by feeds/sitemaps/sections, by what the crawler did with them",
+    ["outcome"],
+)
+SOURCE_FAILURES = Counter(
+    "newsstream_source_failures", "Failed polls of a feed/sitemap/section", ["source"]
+)
+SOURCE_DEAD = Gauge(
+    "newsstream_source_dead", "1 while a source has failed repeatedly and is backed off", ["source"]
+)
+SOURCE_INTERVAL = Gauge(
+    "newsstream_source_poll_interval_seconds", "Current adaptive re-poll interval", ["source"]
+)
+REPLAYED = Counter(
+    "newsstream_replay_pages", "Saved pages read by `newsstream replay`, by outcome", ["outcome"]
+)
 
 METRIC_NAMES = frozenset(
     {
@@ -73,6 +99,14 @@ METRIC_NAMES = frozenset(
         "newsstream_consumer_lag",
         "newsstream_last_record_timestamp_seconds",
         "newsstream_source_freshness_seconds",
+        "newsstream_fetch_status_total",
+        "newsstream_fetch_retries_total",
+        "newsstream_host_pauses_total",
+        "newsstream_crawl_items_total",
+        "newsstream_source_failures_total",
+        "newsstream_source_dead",
+        "newsstream_source_poll_interval_seconds",
+        "newsstream_replay_pages_total",
     }
 )
 

@@ -47,7 +47,7 @@ def make_raw(
 
 
 def make_article(text: str, *, article_id: str = "aa" * 16, **kw: object) -> Article:
-    from streams.dedup.fingerprint import simhash
+    from streams.dedup.fingerprint import fingerprint
     from streams.stages.clean import content_hash
 
     fields: dict[str, object] = {
@@ -59,7 +59,7 @@ def make_article(text: str, *, article_id: str = "aa" * 16, **kw: object) -> Art
         "text": text,
         "fetched_at": datetime(2026, 11, 1, 12, 0, tzinfo=UTC),
         "content_hash": content_hash(text),
-        "fingerprint": f"{simhash(text):016x}",
+        "fingerprint": fingerprint(text),
         "language": "en",
     }
     fields.update(kw)

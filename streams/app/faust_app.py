@@ -19,7 +19,6 @@ from streams.app.shell import StageShell
 from streams.records import SourceRef
 from streams.settings import Settings
 from streams.stages.base import Stage
-from streams.stages.classify import ClassifyStage
 from streams.stages.clean import CleanStage
 from streams.stages.dedup import DedupStage
 from streams.topology import BACKFILL_RAW, CLEAN, RAW, UNIQUE, Topology
@@ -69,6 +68,8 @@ def create_app(settings: Settings, topology: Topology, stages: Iterable[str] = S
     if "dedup" in wanted:
         _agent(app, topology, CLEAN, _dedup_stage(app, settings, topology))
     if "classify" in wanted:
+        from streams.stages.classify import ClassifyStage  # loads the model: only when used
+
         desks = frozenset(topology.desk_topics)
         stage = ClassifyStage(desks, settings.classify_review_threshold)
         _agent(app, topology, UNIQUE, stage)
@@ -79,9 +80,8 @@ def _dedup_stage(app: NewsApp, settings: Settings, topology: Topology) -> DedupS
     parts = topology[CLEAN].partitions
 
     def table(name: str) -> Any:
-        return app.Table(
-            name, default=None, partitions=parts, key_serializer="json", value_serializer="json"
-        )
+        # Keys and values go through faust's default JSON codec for tables.
+        return app.Table(name, default=None, partitions=parts)
 
     return DedupStage.with_state(
         table("dedup-by-id"), table("dedup-by-hash"), table("dedup-by-band"),

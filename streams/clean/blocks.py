@@ -28,9 +28,7 @@ _JUNK_WORDS = (
     "advert", "banner", "promo", "cookie", "popup", "modal", "widget", "footer", "navbar",
     "menu", "recommend", "sharing", "byline", "author-bio", "tags", "toolbar", "rating",
 )  # fmt: skip
-_JUNK_SELECTOR = ", ".join(
-    f'[class*="{w}" i], [id*="{w}" i]' for w in _JUNK_WORDS
-)
+_JUNK_SELECTOR = ", ".join(f'[class*="{w}" i], [id*="{w}" i]' for w in _JUNK_WORDS)
 _HIDDEN_SELECTOR = '[hidden], [style*="display:none"], [style*="display: none"]'
 # A hidden element holding this share of the page's text is content revealed by a script: keep it.
 _MAX_HIDDEN_SHARE = 0.4
@@ -50,6 +48,9 @@ class Block:
     tag: str
     parts: list[str] = field(default_factory=list)
     link_chars: int = 0
+    # Linked characters before the first unlinked text: a headline link opening a teaser.
+    lead_link_chars: int = 0
+    lead_open: bool = True
     text: str = ""
 
 
@@ -121,8 +122,13 @@ def _add_text(text: str, block_id: int, linked: bool, blocks: dict[int, Block]) 
     if block is None:
         block = blocks[block_id] = Block(block_id, "")
     block.parts.append(text)
+    chars = len(text.strip())
     if linked:
-        block.link_chars += len(text.strip())
+        block.link_chars += chars
+        if block.lead_open:
+            block.lead_link_chars += chars
+    elif chars:
+        block.lead_open = False
 
 
 def _finish(block: Block, tags: dict[int, str]) -> bool:

@@ -104,8 +104,10 @@ def _cut_sidebar(lines: list[str]) -> list[str]:
     i = 0
     while i < len(lines):
         run = 0
-        while i + 2 * run + 1 < len(lines) and _is_stamp(lines[i + 2 * run + 1]) and not (
-            _is_stamp(lines[i + 2 * run])
+        while (
+            i + 2 * run + 1 < len(lines)
+            and _is_stamp(lines[i + 2 * run + 1])
+            and not (_is_stamp(lines[i + 2 * run]))
         ):
             run += 1
         if run >= _SIDEBAR_RUN:

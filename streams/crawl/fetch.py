@@ -31,8 +31,10 @@ from streams.crawl.resolver import SafeResolver, find_blocked
 from streams.crawl.safety import check_address, check_url, parse_networks
 
 Kind = Literal["page", "feed", "robots"]
+# robots_denied is never produced here; the polite layer (streams.crawl.polite) reports it in
+# the same shape so that every fetch, attempted or refused, has one outcome vocabulary.
 Outcome = Literal[
-    "fetched", "not_modified", "blocked", "too_large", "timeout", "http_error",
+    "fetched", "not_modified", "blocked", "robots_denied", "too_large", "timeout", "http_error",
     "bad_content_type", "error",
 ]  # fmt: skip
 

@@ -1,28 +1,37 @@
 """Decide, for each Article in stream order, whether it is new, a revision or a duplicate.
 
-State lives in three mappings (faust tables in the worker, dicts in tests and the CLI):
+State lives in three mappings (faust tables in the worker, dicts in tests and the CLI); values
+are JSON-serialisable and always re-assigned, never mutated, so a table changelog sees them:
 
-- ``by_id``: article id -> last version seen (content hash, fingerprint, revision, time)
-- ``by_hash``: content hash -> article id of the first article with that text
-- ``by_band``: SimHash band -> recent (article id, fingerprint) pairs; a near-duplicate shares
-  at least one band exactly when its Hamming distance is below the number of bands
-  (pigeonhole), so candidates are found without scanning all fingerprints.
+- ``by_id``: article id -> ``{"hash", "fp", "rev", "t"}``, the last version seen of that URL
+- ``by_hash``: content hash -> ``{"id", "t"}``, the first article with exactly that text
+- ``by_band``: LSH band key -> ``[[article id, t], ...]``, the newest ``max_per_band`` articles
+  whose signature has that band; near-duplicates share a band with high probability, so
+  candidates are found without scanning every signature, then verified on the full signature.
 
-Entries older than ``window_s`` are ignored, which bounds what a reprint is compared with.
+A new text is a near-duplicate of an older one when at least ``min_containment`` of its
+shingles are estimated to be in the older text (see README.md for how 0.7 was chosen). Entries
+older than ``window_s`` are ignored and dropped by ``expire``.
 """
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping
+from collections.abc import Iterator, MutableMapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Literal
 
-from streams.dedup.fingerprint import hamming
+from streams.dedup.fingerprint import Signature, overlap
 
 Kind = Literal["new", "revision", "duplicate"]
-BANDS = 4
-BAND_BITS = 64 // BANDS
-MAX_PER_BAND = 32  # bounded bucket: a very common band value must not grow without limit
+Reason = Literal["same_url", "same_content", "near_duplicate"]
+MAX_PER_BAND = 32  # bounded bucket: a band shared by boilerplate must not grow without limit
+MIN_CONTAINMENT = 0.7
+# Below ~20 shingles two different texts ("All photos (18)" vs "All photos (9)") look alike;
+# such short texts are only matched exactly.
+MIN_SHINGLES = 20
+# A few agreeing rows between a short text and a very long one are chance, not evidence.
+MIN_AGREEING_ROWS = 8
 
 
 @dataclass(frozen=True)
@@ -30,13 +39,14 @@ class Decision:
     kind: Kind
     revision: int = 0
     duplicate_of: str | None = None
-    reason: Literal["same_url", "same_content", "near_duplicate"] | None = None
+    reason: Reason | None = None
     similarity: float = 1.0
 
 
-def bands(fingerprint: int) -> list[str]:
-    mask = (1 << BAND_BITS) - 1
-    return [f"{i}:{(fingerprint >> (i * BAND_BITS)) & mask:x}" for i in range(BANDS)]
+@lru_cache(maxsize=8192)
+def _parse(fp: str) -> Signature | None:
+    # Candidates recur across bands and articles; parsing hex is most of a comparison's cost.
+    return Signature.from_hex(fp)
 
 
 class Deduplicator:
@@ -47,54 +57,115 @@ class Deduplicator:
         by_band: MutableMapping[str, Any],
         *,
         window_s: float,
-        max_distance: int = BANDS - 1,
+        min_containment: float = MIN_CONTAINMENT,
+        max_per_band: int = MAX_PER_BAND,
     ) -> None:
         self.by_id, self.by_hash, self.by_band = by_id, by_hash, by_band
         self.window_s = window_s
-        self.max_distance = min(max_distance, BANDS - 1)
+        self.min_containment = min_containment
+        self.max_per_band = max_per_band
 
-    def decide(self, article_id: str, content_hash: str, fingerprint: int, now: float) -> Decision:
-        prev = self._fresh(self.by_id.get(article_id), now)
-        if prev is not None:
-            if prev["hash"] == content_hash:
-                return Decision("duplicate", prev["rev"], article_id, "same_url")
-            decision = Decision("revision", prev["rev"] + 1)
-        else:
-            decision = self._match_other(article_id, content_hash, fingerprint, now)
+    def decide(
+        self, article_id: str, content_hash: str, sig: Signature | None, now: float
+    ) -> Decision:
+        """Classify one article and remember it (unless it is a duplicate)."""
+        decision = self.check_url(article_id, content_hash, now)
+        if decision.kind == "duplicate":
+            return decision
+        if decision.kind == "new":
+            decision = self.match_content(article_id, content_hash, sig, now)
             if decision.kind == "duplicate":
                 return decision
-        self._remember(article_id, content_hash, fingerprint, decision.revision, now)
+        self.remember(article_id, content_hash, sig, decision.revision, now)
         return decision
 
-    def _match_other(self, article_id: str, chash: str, fp: int, now: float) -> Decision:
-        first = self._fresh(self.by_hash.get(chash), now)
+    def check_url(self, article_id: str, content_hash: str, now: float) -> Decision:
+        """Same URL seen before: an unchanged re-fetch (duplicate) or a revision; else new."""
+        prev = self._fresh(self.by_id.get(article_id), now)
+        if prev is None:
+            return Decision("new")
+        if prev["hash"] == content_hash:
+            return Decision("duplicate", prev["rev"], article_id, "same_url")
+        return Decision("revision", prev["rev"] + 1)
+
+    def match_content(
+        self, article_id: str, content_hash: str, sig: Signature | None, now: float
+    ) -> Decision:
+        """Another article with the same text, or containing most of this one; else new."""
+        first = self._fresh(self.by_hash.get(content_hash), now)
         if first is not None and first["id"] != article_id:
             return Decision("duplicate", 0, first["id"], "same_content")
-        if fp == 0:
+        if sig is None or sig.size < MIN_SHINGLES:
             return Decision("new")
-        best: tuple[int, str] | None = None
-        for band in bands(fp):
-            for other_id, other_fp, seen in self.by_band.get(band, ()):
-                if other_id == article_id or now - seen > self.window_s:
-                    continue
-                d = hamming(fp, int(other_fp, 16))
-                if d <= self.max_distance and (best is None or d < best[0]):
-                    best = (d, other_id)
+        best = self._best_match(article_id, sig, now)
         if best is None:
             return Decision("new")
-        return Decision("duplicate", 0, best[1], "near_duplicate", 1 - best[0] / 64)
+        return Decision("duplicate", 0, best[1], "near_duplicate", round(best[0], 4))
 
-    def _remember(self, article_id: str, chash: str, fp: int, rev: int, now: float) -> None:
-        self.by_id[article_id] = {"hash": chash, "fp": f"{fp:016x}", "rev": rev, "t": now}
-        if self._fresh(self.by_hash.get(chash), now) is None:
-            self.by_hash[chash] = {"id": article_id, "t": now}
-        if fp == 0:
+    def _best_match(self, article_id: str, sig: Signature, now: float) -> tuple[float, str] | None:
+        """The candidate containing most of this text, if it contains enough of it."""
+        best: tuple[float, str] | None = None
+        for other_id in self._candidates(article_id, sig, now):
+            other = self._fresh(self.by_id.get(other_id), now)
+            old = _parse(other["fp"]) if other is not None else None
+            if old is None:
+                continue
+            o = overlap(sig, old)
+            enough = (
+                o.agreeing_rows >= MIN_AGREEING_ROWS and o.containment_low >= self.min_containment
+            )
+            if enough and (best is None or o.containment > best[0]):
+                best = (o.containment, other_id)
+        return best
+
+    def remember(
+        self, article_id: str, content_hash: str, sig: Signature | None, rev: int, now: float
+    ) -> None:
+        """Record a kept article (new or revision) so later copies of it are recognised."""
+        fp = sig.to_hex() if sig is not None else ""
+        self.by_id[article_id] = {"hash": content_hash, "fp": fp, "rev": rev, "t": now}
+        if self._fresh(self.by_hash.get(content_hash), now) is None:
+            self.by_hash[content_hash] = {"id": article_id, "t": now}
+        if sig is None or sig.size < MIN_SHINGLES:
             return
-        for band in bands(fp):
-            bucket = [e for e in self.by_band.get(band, ()) if now - e[2] <= self.window_s]
-            bucket.append([article_id, f"{fp:016x}", now])
+        for key in sig.band_keys():
+            bucket = [
+                e
+                for e in self.by_band.get(key, ())
+                if now - e[1] <= self.window_s and e[0] != article_id
+            ]
+            # Whole seconds: 32 bucket entries per article make every byte count.
+            bucket.append([article_id, int(now)])
             # Re-assign (not mutate) so a changelog-backed table records the change.
-            self.by_band[band] = bucket[-MAX_PER_BAND:]
+            self.by_band[key] = bucket[-self.max_per_band :]
+
+    def expire(self, now: float) -> int:
+        """Delete entries older than the window (call periodically); returns how many."""
+        dropped = 0
+        for table, stale in (
+            (self.by_id, self._stale_keys(self.by_id, now)),
+            (self.by_hash, self._stale_keys(self.by_hash, now)),
+        ):
+            for key in stale:
+                del table[key]
+                dropped += 1
+        old_buckets = [
+            k for k, v in self.by_band.items() if all(now - e[1] > self.window_s for e in v)
+        ]
+        for key in old_buckets:
+            del self.by_band[key]
+        return dropped + len(old_buckets)
+
+    def _stale_keys(self, table: MutableMapping[str, Any], now: float) -> list[str]:
+        return [k for k, v in table.items() if now - v["t"] > self.window_s]
+
+    def _candidates(self, article_id: str, sig: Signature, now: float) -> Iterator[str]:
+        seen = {article_id}
+        for key in sig.band_keys():
+            for other_id, t in self.by_band.get(key, ()):
+                if other_id not in seen and now - t <= self.window_s:
+                    seen.add(other_id)
+                    yield other_id
 
     def _fresh(self, entry: Any, now: float) -> Any:
         if entry is None or now - entry["t"] > self.window_s:

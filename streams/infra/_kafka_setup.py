@@ -16,7 +16,7 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
-from aiokafka.admin import AIOKafkaAdminClient  # type: ignore[import-untyped]
+from aiokafka.admin import AIOKafkaAdminClient
 
 from streams.infra._process import accepts_connections
 from streams.infra.errors import LocalServiceError
@@ -50,6 +50,7 @@ def fetch_jars(cache_dir: Path) -> Path:
     if marker.is_file() and marker.read_text() == stamp and any(libs.glob("kafka_2.13-*.jar")):
         return libs
     mvn = require_tool("mvn", "install Maven 3 (Debian: apt-get install maven) and Java 17+")
+    require_tool("java", "install a Java 17+ runtime (Debian: openjdk-17-jre), Maven needs it")
     # Jars of another version left on the classpath would be loaded side by side.
     shutil.rmtree(libs, ignore_errors=True)
     cache_dir.mkdir(parents=True, exist_ok=True)
@@ -143,8 +144,8 @@ def format_storage(java: str, classpath: str, props: Path, data_dir: Path, logs:
         return False
     data_dir.mkdir(parents=True, exist_ok=True)
     # A short-lived tool: the C1 compiler alone starts it noticeably faster.
-    cmd = [java, "-Xmx256m", "-XX:TieredStopAtLevel=1", *log_options(logs), "-cp", classpath,
-           "kafka.tools.StorageTool", "format", "--standalone",
+    cmd = [java, "-Xmx256m", "-XX:TieredStopAtLevel=1", *log_options(logs, "storage-format"),
+           "-cp", classpath, "kafka.tools.StorageTool", "format", "--standalone",
            "-t", new_cluster_id(), "-c", str(props)]  # fmt: skip
     done = subprocess.run(
         cmd, check=False, capture_output=True, text=True, timeout=_FORMAT_TIMEOUT_S
@@ -158,9 +159,13 @@ def format_storage(java: str, classpath: str, props: Path, data_dir: Path, logs:
     return True
 
 
-def log_options(logs: Path) -> list[str]:
-    """JVM options that send log4j2 output to ``logs/server.log``."""
-    return [f"-Dlog4j2.configurationFile={LOG4J_CONFIG}", f"-Dkafka.logs.dir={logs}"]
+def log_options(logs: Path, name: str = "server") -> list[str]:
+    """JVM options that send log4j2 output to ``logs/<name>.log``."""
+    return [
+        f"-Dlog4j2.configurationFile={LOG4J_CONFIG}",
+        f"-Dkafka.logs.dir={logs}",
+        f"-Dnewsstream.log.name={name}",
+    ]
 
 
 def remove_stale_lock(data_dir: Path) -> None:

@@ -127,10 +127,14 @@ def stop_process_group(pid: int, timeout_s: float, name: str) -> None:
     _signal_group(pid, signal.SIGKILL)
 
 
-def tail(path: Path, lines: int) -> str:
-    """The last ``lines`` lines of a text file, or a note saying it is missing."""
+def tail(path: Path, lines: int, start: int = 0) -> str:
+    """The last ``lines`` lines written to a text file after byte offset ``start``."""
     try:
-        text = path.read_text(errors="replace")
+        with path.open("rb") as handle:
+            size = handle.seek(0, os.SEEK_END)
+            # Only the end matters; a rolled 50 MB log need not be read whole.
+            handle.seek(max(start, size - 256 * 1024) if start <= size else 0)
+            text = handle.read().decode(errors="replace")
     except FileNotFoundError:
         return f"({path} does not exist)"
     return "\n".join(text.splitlines()[-lines:])

@@ -10,13 +10,17 @@ State dir layout (``LocalKafkaConfig.home``)::
     data/               KRaft metadata and topic partitions (``log.dirs``)
     logs/server.log     the broker's log4j2 log; logs/kafka.out is the JVM's stdout/stderr
     kafka.pid           pid of the running broker, which is also its process group id
+    up.lock             held while one process starts or stops the broker
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
 import subprocess
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -81,6 +85,7 @@ class LocalKafka:
         self.props_file = self.home / "server.properties"
         self.pid_file = self.home / "kafka.pid"
         self._child: subprocess.Popen[bytes] | None = None
+        self._log_marks: dict[str, int] = {}  # log sizes when the broker was spawned
 
     @property
     def bootstrap(self) -> str:
@@ -93,17 +98,27 @@ class LocalKafka:
     def up(self) -> None:
         """Start the broker and wait until it answers; a no-op when it already does."""
         started = time.monotonic()
+        java = setup.require_tool("java", "install a Java 17+ runtime (Debian: openjdk-17-jre)")
         libs = self.fetch()
         fetched = time.monotonic()
-        java = setup.require_tool("java", "install a Java 17+ runtime (Debian: openjdk-17-jre)")
-        pid = self._our_pid()
-        if pid is not None:
-            self._wait_answering(pid, time.monotonic())
-            log.info("local Kafka already running (pid %d) on %s", pid, self.bootstrap)
-            return
+        with self._exclusive():
+            pid = self._our_pid()
+            if pid is not None:
+                self._wait_answering(pid, time.monotonic())
+                log.info("local Kafka already running (pid %d) on %s", pid, self.bootstrap)
+                return
+            pid, formatted = self._start(java, f"{libs}/*")
+        done = time.monotonic()
+        log.info(
+            "local Kafka %s up on %s (pid %d) in %.1f s: fetch %.1f s, format %.1f s, start %.1f s",
+            KAFKA_VERSION, self.bootstrap, pid, done - started,
+            fetched - started, formatted - fetched, done - formatted,
+        )  # fmt: skip
+
+    def _start(self, java: str, classpath: str) -> tuple[int, float]:
+        """Format if needed, spawn, wait until answering; the pid and when formatting ended."""
         self._check_ports()
         self._write_properties()
-        classpath = f"{libs}/*"
         if setup.format_storage(java, classpath, self.props_file, self.data_dir, self.log_dir):
             log.info("formatted KRaft storage in %s", self.data_dir)
         setup.remove_stale_lock(self.data_dir)
@@ -112,17 +127,32 @@ class LocalKafka:
         try:
             self._wait_answering(pid, formatted)
         except LocalServiceError:
-            self.down(timeout_s=10)
+            # Stop a broker that hangs; one that died needs only its pid file removed.
+            if is_alive(pid):
+                stop_process_group(pid, 10.0, "local Kafka")
+            self._forget_child()
+            self.pid_file.unlink(missing_ok=True)
             raise
-        done = time.monotonic()
-        log.info(
-            "local Kafka %s up on %s (pid %d) in %.1f s: fetch %.1f s, format %.1f s, start %.1f s",
-            KAFKA_VERSION, self.bootstrap, pid, done - started,
-            fetched - started, formatted - fetched, done - formatted,
-        )  # fmt: skip
+        return pid, formatted
 
     def down(self, timeout_s: float = 30.0) -> None:
         """Stop the broker (SIGTERM, then SIGKILL after ``timeout_s``); harmless if not running."""
+        with self._exclusive():
+            self._stop(timeout_s)
+
+    @contextlib.contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        """Serialise up/down of one state dir across processes (e.g. several workers starting
+        at once), so only one of them formats storage and spawns the broker."""
+        self.home.mkdir(parents=True, exist_ok=True)
+        with (self.home / "up.lock").open("a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def _stop(self, timeout_s: float) -> None:
         pid = self._our_pid()
         if pid is None:
             log.info("local Kafka on %s is not running", self.bootstrap)
@@ -193,6 +223,11 @@ class LocalKafka:
                "-Djava.awt.headless=true", *setup.log_options(self.log_dir),
                "-cp", classpath, "kafka.Kafka", str(self.props_file)]  # fmt: skip
         self._forget_child()
+        self._log_marks = {
+            name: (self.log_dir / name).stat().st_size
+            for name in ("kafka.out", "server.log")
+            if (self.log_dir / name).is_file()
+        }
         with (self.log_dir / "kafka.out").open("ab") as out:
             # Own session: the broker outlives this process (e.g. `newsstream kafka up`) and
             # a Ctrl-C in the terminal does not reach it; down() signals the whole group.
@@ -229,9 +264,13 @@ class LocalKafka:
             time.sleep(0.25)
 
     def _log_tail(self) -> str:
+        """What this start wrote to the broker's logs (older runs' lines are left out)."""
         parts = []
         for name in ("kafka.out", "server.log"):
             path = self.log_dir / name
-            if path.is_file() and path.stat().st_size > 0:
-                parts.append(f"--- last lines of {path} ---\n{tail(path, _LOG_TAIL_LINES)}")
-        return "\n".join(parts) or f"(no log in {self.log_dir})"
+            text = (
+                tail(path, _LOG_TAIL_LINES, self._log_marks.get(name, 0)) if path.is_file() else ""
+            )
+            if text.strip():
+                parts.append(f"--- last lines of {path} ---\n{text}")
+        return "\n".join(parts) or f"(nothing logged in {self.log_dir})"

@@ -12,7 +12,7 @@ from streams.clean.extract import extract
 from streams.clean.language import detect_language
 from streams.clean.textclean import clean_text
 from streams.crawl.canonical import canonicalize
-from streams.dedup.fingerprint import simhash
+from streams.dedup.fingerprint import fingerprint
 from streams.errors import ExtractionFailed
 from streams.records import Article, RawPage, SourceRef
 from streams.stages.base import Emit, StageResult
@@ -62,7 +62,7 @@ def page_to_article(raw: RawPage, origin: SourceRef | None = None) -> Article:
         link_count=ex.link_count if ex else 0,
         fetched_at=raw.fetched_at,
         content_hash=content_hash(text),
-        fingerprint=f"{simhash(text):016x}",
+        fingerprint=fingerprint(text),
         extractor=ex.extractor if ex else "plain_text",
         raw=origin,
     )

@@ -7,9 +7,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from streams.dedup.detector import Deduplicator
+from streams.dedup.fingerprint import Signature, signature
 from streams.records import Article, DuplicateEvent, SourceRef
 from streams.stages.base import Emit, StageResult
 from streams.topology import DUPLICATES, UNIQUE
+
+
+def article_signature(article: Article) -> Signature:
+    """The article's MinHash signature, recomputed when the field is empty or from an older
+    format (articles cleaned before an upgrade are still in the topic)."""
+    return Signature.from_hex(article.fingerprint) or signature(article.text)
 
 
 @dataclass
@@ -29,9 +36,10 @@ class DedupStage:
 
     def __call__(self, key: bytes | None, value: bytes, origin: SourceRef) -> StageResult:
         article = Article.from_json(value)
-        fp = int(article.fingerprint, 16) if article.fingerprint else 0
         now = article.fetched_at.timestamp()
-        d = self.detector.decide(article.article_id, article.content_hash, fp, now)
+        d = self.detector.decide(
+            article.article_id, article.content_hash, article_signature(article), now
+        )
         if d.kind == "duplicate":
             assert d.duplicate_of is not None and d.reason is not None
             event = DuplicateEvent(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import signal
@@ -141,6 +142,18 @@ def test_recovers_from_sigkill_then_down_leaves_no_java(
     assert not kafka.pid_file.exists()
     assert not kafka.status().answering
     kafka.down()  # a second down is harmless
+
+
+def test_broker_dying_during_start_reports_its_log(
+    kafka_factory: Callable[[], LocalKafka],
+) -> None:
+    # A heap the JVM refuses makes the broker exit at once, like any fatal start-up error.
+    kafka = LocalKafka(dataclasses.replace(kafka_factory().config, heap="1k"))
+    with pytest.raises(LocalServiceError, match="died during start") as caught:
+        kafka.up()
+    assert "heap" in str(caught.value).lower()
+    assert not kafka.pid_file.exists()
+    assert live_processes_mentioning(str(kafka.props_file)) == []
 
 
 def test_stale_pid_file_of_unrelated_process_is_ignored(

@@ -54,7 +54,10 @@ def test_reconcile_never_returns_future() -> None:
 @pytest.mark.parametrize(
     ("text", "code"),
     [
-        ("Влада РФ відмовилася виконувати вимогу США і НАТО щодо деескалації поблизу кордону", "uk"),
+        (
+            "Влада РФ відмовилася виконувати вимогу США і НАТО щодо деескалації поблизу кордону",
+            "uk",
+        ),
         ("Власти РФ отказались выполнять требование США и НАТО о деэскалации у границы", "ru"),
         ("The Russian government refused to meet the demand of the United States and NATO", "en"),
         ("Міністр заявив, що переговори тривають", "uk"),

@@ -39,7 +39,11 @@ def test_header_charset_wins() -> None:
 
 
 @pytest.mark.parametrize(
-    "meta", ['<meta charset="koi8-r">', '<meta http-equiv="Content-Type" content="text/html; charset=koi8-r">']
+    "meta",
+    [
+        '<meta charset="koi8-r">',
+        '<meta http-equiv="Content-Type" content="text/html; charset=koi8-r">',
+    ],
 )
 def test_meta_charset(meta: str) -> None:
     decoded = decode_html(page(RU, meta).encode("koi8-r"))
@@ -49,7 +53,11 @@ def test_meta_charset(meta: str) -> None:
 
 @pytest.mark.parametrize(
     ("bom", "codec"),
-    [(codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be")],
+    [
+        (codecs.BOM_UTF8, "utf-8"),
+        (codecs.BOM_UTF16_LE, "utf-16-le"),
+        (codecs.BOM_UTF16_BE, "utf-16-be"),
+    ],
 )
 def test_bom(bom: bytes, codec: str) -> None:
     decoded = decode_html(bom + page(RU).encode(codec))
@@ -72,7 +80,9 @@ def test_declared_cp1251_but_koi8r_is_caught() -> None:
     assert RU in decode_html(data).text
 
 
-@pytest.mark.parametrize("data", [b"", b"\x00" * 100, bytes(range(256)) * 40, b"\xff\xfe\xfd" * 1000])
+@pytest.mark.parametrize(
+    "data", [b"", b"\x00" * 100, bytes(range(256)) * 40, b"\xff\xfe\xfd" * 1000]
+)
 def test_garbage_never_raises(data: bytes) -> None:
     decoded = decode_html(data)
     assert isinstance(decoded.text, str)

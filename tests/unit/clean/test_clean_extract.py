@@ -30,10 +30,12 @@ PAGE = f"""<html lang="en"><head><title>Council approves budget | Daily</title>
 def test_extracts_article_and_metadata() -> None:
     result = extract(PAGE.encode(), url="https://daily.example/news/budget?utm=1")
     assert ARTICLE in result.text
-    assert "Other story" not in result.text and "All rights" not in result.text
+    assert "Other story" not in result.text
+    assert "All rights" not in result.text
     assert result.title == "Council approves budget"
     assert result.author == "Jane Doe"
-    assert result.published is not None and result.published.year == 2024
+    assert result.published is not None
+    assert result.published.year == 2024
     assert result.language == "en"
     assert result.canonical_url == "https://daily.example/news/budget"
     assert result.alternates == {"uk": "https://daily.example/uk/news/budget"}

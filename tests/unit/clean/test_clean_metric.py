@@ -18,4 +18,6 @@ def test_empty_prediction_counts_in_recall_only() -> None:
 
 def test_multiset_counts_repeats() -> None:
     page = score_page("a b c d a b c d", "a b c d")
-    assert page.tp > 0 and page.fn > 0 and page.fp == 0
+    assert page.tp > 0
+    assert page.fn > 0
+    assert page.fp == 0

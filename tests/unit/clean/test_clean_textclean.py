@@ -1,9 +1,10 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from streams.clean.textclean import clean_text, repair_lookalikes
-from pathlib import Path
 
 
 def test_lookalike_inside_cyrillic_word_is_repaired() -> None:
@@ -40,7 +41,9 @@ def test_promo_lines_are_dropped(line: str, language: str) -> None:
 
 
 def test_sidebar_of_timestamped_headlines_is_removed() -> None:
-    text = "Body of the article.\nOther headline\n17:15 08 вер 2025.\nAnother one\n16:55 08 вер 2025."
+    text = (
+        "Body of the article.\nOther headline\n17:15 08 вер 2025.\nAnother one\n16:55 08 вер 2025."
+    )
     assert clean_text(text, "uk") == "Body of the article."
 
 
@@ -50,7 +53,14 @@ def test_lenta_sample_is_only_the_article(shared: Path) -> None:
     cleaned = clean_text(raw, "uk")
     assert cleaned.startswith("Влада РФ відмовилася виконувати вимогу США і НАТО")
     assert cleaned.endswith("вимагали відвести свої війська від кордону з Україною.")
-    for junk in ("Telegram", "Читайте також", "Ілюстративне фото", "Петрук", "08 вер 2025", "Орбан"):
+    for junk in (
+        "Telegram",
+        "Читайте також",
+        "Ілюстративне фото",
+        "Петрук",
+        "08 вер 2025",
+        "Орбан",
+    ):
         assert junk not in cleaned
     assert "Підписуйтеcь" not in cleaned
     assert repair_lookalikes("Підписуйтеcь") in repair_lookalikes(raw)

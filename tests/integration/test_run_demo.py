@@ -1,0 +1,76 @@
+"""`newsstream run --demo` end to end: its own broker and PostgreSQL, the demo site crawled,
+articles on the topics and in PostgreSQL, and Ctrl-C leaves no process behind."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from streams.infra.postgres_local import EmbeddedPostgres
+from streams.settings import load_settings
+from tests.integration.conftest import free_ports
+from tests.integration.pipeline.conftest import wait_for
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def leftovers(state: Path) -> list[str]:
+    out = subprocess.run(["pgrep", "-af", str(state)], capture_output=True, text=True).stdout
+    return [line for line in out.splitlines() if "pgrep" not in line]
+
+
+def wait_sql(dsn: str, sql: str, timeout_s: float = 120) -> int:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            with psycopg.connect(dsn, connect_timeout=2) as conn:
+                n = conn.execute(sql).fetchone()[0]  # type: ignore[index]
+                if n:
+                    return int(n)
+        except psycopg.Error:
+            pass
+        time.sleep(1)
+    raise AssertionError(f"no rows for {sql!r} in {timeout_s}s")
+
+
+def test_run_demo_flows_end_to_end_and_ctrl_c_stops_everything(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    kport, cport, pgport, mport = free_ports(4)
+    env = os.environ | {
+        "NEWSSTREAM_STATE_DIR": str(state),
+        "NEWSSTREAM_KAFKA_LOCAL_PORT": str(kport),
+        "NEWSSTREAM_KAFKA_LOCAL_CONTROLLER_PORT": str(cport),
+        "NEWSSTREAM_POSTGRES_EMBEDDED_PORT": str(pgport),
+        "NEWSSTREAM_METRICS_PORT": str(mport),
+    }
+    for key in ("NEWSSTREAM_KAFKA_BOOTSTRAP", "NEWSSTREAM_POSTGRES_DSN"):
+        env.pop(key, None)
+    log = (tmp_path / "run.log").open("wb")
+    started = time.monotonic()
+    proc = subprocess.Popen([sys.executable, "-m", "streams", "run", "--demo"], env=env,
+                            stdout=log, stderr=subprocess.STDOUT)
+    try:
+        settings = load_settings(kafka_bootstrap=f"127.0.0.1:{kport}")
+        first = wait_for(settings, "news.articles", lambda d: True, timeout_s=240)
+        print(f"\nfirst article on news.articles {time.monotonic() - started:.1f}s after start")
+        assert first["kind"] == "ClassifiedArticle"
+        dup = wait_for(settings, "news.duplicates", lambda d: True, timeout_s=120)
+        assert dup["reason"] in ("same_content", "near_duplicate")
+        wait_for(settings, "news.articles", lambda d: d["revision"] >= 1, timeout_s=120)
+        dsn = EmbeddedPostgres(state / "postgres", port=pgport).dsn
+        assert wait_sql(dsn, "SELECT count(*) FROM articles") >= 5
+        assert wait_sql(dsn, "SELECT count(*) FROM articles WHERE revision >= 1") == 1
+    finally:
+        proc.send_signal(signal.SIGINT)  # what Ctrl-C sends
+        code = proc.wait(90)
+        log.close()
+    text = (tmp_path / "run.log").read_text(errors="replace")
+    assert code == 0, text[-3000:]
+    assert leftovers(state) == [], text[-3000:]
