@@ -112,7 +112,7 @@ class Article(Record):
     link_count: int = Field(default=0, ge=0)
     fetched_at: datetime
     content_hash: str = Field(description="sha256 of the normalised text")
-    fingerprint: str = Field(default="", description="64-bit SimHash of the text, hex")
+    fingerprint: str = Field(default="", description="MinHash signature of the text (hex)")
     extractor: str = ""
     revision: int = Field(default=0, ge=0, description="0 for the first version of a URL")
     raw: SourceRef | None = None

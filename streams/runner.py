@@ -63,7 +63,7 @@ def _spawn(args: list[str], env: dict[str, str], port: int) -> subprocess.Popen[
     child_env = os.environ | env | {"NEWSSTREAM_METRICS_PORT": str(port)}
     cmd = [sys.executable, "-m", "streams", *args]
     log.info("starting %s (metrics :%d)", " ".join(args), port)
-    return subprocess.Popen(  # noqa: S603 - our own interpreter and fixed arguments
+    return subprocess.Popen(
         cmd, env=child_env, preexec_fn=_die_with_parent, start_new_session=True  # noqa: PLW1509
     )
 

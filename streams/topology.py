@@ -3,14 +3,17 @@
 Read this module first. The flow, in order::
 
     crawl ──► news.raw ─────────┐
-    replay ─► news.backfill.raw ┴► clean ──► news.clean ──► dedup ──┬► news.unique ──► classify
-                                                                    └► news.duplicates
+    replay ─► news.backfill.raw ┴► clean ──► news.clean ──► dedup_url ──► news.dedup.content
+    news.dedup.content ──► dedup_content ──┬► news.unique ──► classify
+                 (same-URL copies from both dedup steps) └► news.duplicates
     classify/route ──► news.articles (all) + news.topic.<topic> (each topic) + news.review
     sink ◄── news.articles, news.duplicates                (PostgreSQL upserts)
     every stage ──► news.dlq (DeadLetter: stage, reason, error, origin topic/partition/offset)
 
-Keys are always the article id (hash of the canonical URL), so every version of one URL lands
-on one partition and is processed in order by one worker. Desk topics come from the taxonomy
+Keys are the article id (hash of the canonical URL), so every version of one URL lands on one
+partition and is processed in order by one worker. One exception: ``news.dedup.content`` is
+keyed by language, so every copy of a text in one language meets the same partition and the
+same near-duplicate state, whichever partition its URL hashed to (see streams/dedup/README.md). Desk topics come from the taxonomy
 file, so an operator adding a topic there gets its Kafka topic on the next ``topics create``.
 """
 
@@ -24,6 +27,7 @@ from streams.settings import Settings
 RAW = "news.raw"
 BACKFILL_RAW = "news.backfill.raw"
 CLEAN = "news.clean"
+DEDUP_CONTENT = "news.dedup.content"
 UNIQUE = "news.unique"
 ARTICLES = "news.articles"
 REVIEW = "news.review"
@@ -96,18 +100,22 @@ def build_topology(settings: Settings, desk_topics: Iterable[str]) -> Topology:
         spec(BACKFILL_RAW, "RawPage", "replayed pages (WARC, directories); off the live path",
              producers=("replay",), consumers=("clean",), retention_ms=3 * DAY_MS),
         spec(CLEAN, "Article", "cleaned articles before deduplication",
-             producers=("clean",), consumers=("dedup",)),
+             producers=("clean",), consumers=("dedup_url",)),
+        spec(DEDUP_CONTENT, "Article", "articles past the URL check, re-keyed for content dedup",
+             producers=("dedup_url",), consumers=("dedup_content",),
+             key="language (ISO 639-1, 'und' when unknown)", retention_ms=DAY_MS),
         spec(UNIQUE, "Article", "first versions and revisions (no duplicates)",
-             producers=("dedup",), consumers=("classify",)),
+             producers=("dedup_content",), consumers=("classify",)),
         spec(ARTICLES, "ClassifiedArticle", "every classified article; compacted per id",
              producers=("classify",), consumers=("sink", "downstream"), compact=True,
              retention_ms=30 * DAY_MS),
         spec(REVIEW, "ClassifiedArticle", "low-confidence or unclassifiable articles",
              producers=("classify",), consumers=("downstream",), retention_ms=30 * DAY_MS),
         spec(DUPLICATES, "DuplicateEvent", "copies recognised by dedup, naming the original",
-             producers=("dedup",), consumers=("sink", "downstream"), retention_ms=30 * DAY_MS),
+             producers=("dedup_url", "dedup_content"), consumers=("sink", "downstream"),
+             retention_ms=30 * DAY_MS),
         spec(DLQ, "DeadLetter", "records a stage could not process, replayable",
-             producers=("crawl", "clean", "dedup", "classify", "sink"),
+             producers=("crawl", "clean", "dedup_url", "dedup_content", "classify", "sink"),
              consumers=("operator",), retention_ms=30 * DAY_MS,
              max_message_bytes=settings.dlq_max_message_bytes),
     ]

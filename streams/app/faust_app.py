@@ -16,18 +16,20 @@ import faust
 
 from streams.app.output import DurableProducer
 from streams.app.shell import StageShell
+from streams.kafka.lag import report_lag_forever
 from streams.records import SourceRef
 from streams.settings import Settings
 from streams.stages.base import Stage
 from streams.stages.clean import CleanStage
-from streams.stages.dedup import DedupStage
-from streams.topology import BACKFILL_RAW, CLEAN, RAW, UNIQUE, Topology
+from streams.dedup.detector import Deduplicator
+from streams.stages.dedup import DedupContentStage, DedupUrlStage
+from streams.topology import BACKFILL_RAW, CLEAN, DEDUP_CONTENT, RAW, UNIQUE, Topology
 
 log = logging.getLogger(__name__)
 STAGES = ("clean", "dedup", "classify")
 
 
-class NewsApp(faust.App):  # type: ignore[misc]
+class NewsApp(faust.App):
     """faust App that owns the durable output producer's lifetime."""
 
     output: DurableProducer
@@ -66,27 +68,45 @@ def create_app(settings: Settings, topology: Topology, stages: Iterable[str] = S
         _agent(app, topology, RAW, CleanStage())
         _agent(app, topology, BACKFILL_RAW, CleanStage(), name="clean-backfill")
     if "dedup" in wanted:
-        _agent(app, topology, CLEAN, _dedup_stage(app, settings, topology))
+        url_step, content_step = _dedup_stages(app, settings, topology)
+        _agent(app, topology, CLEAN, url_step)
+        _agent(app, topology, DEDUP_CONTENT, content_step)
     if "classify" in wanted:
         from streams.stages.classify import ClassifyStage  # loads the model: only when used
 
         desks = frozenset(topology.desk_topics)
         stage = ClassifyStage(desks, settings.classify_review_threshold)
         _agent(app, topology, UNIQUE, stage)
+    inputs = [agent.channel.topics[0] for agent in app.agents.values()]
+
+    async def lag_reporter() -> None:
+        await report_lag_forever(settings.bootstrap(), settings.consumer_group, inputs)
+
+    app.task(lag_reporter)
+
     return app
 
 
-def _dedup_stage(app: NewsApp, settings: Settings, topology: Topology) -> DedupStage:
-    parts = topology[CLEAN].partitions
+def _dedup_stages(
+    app: NewsApp, settings: Settings, topology: Topology
+) -> tuple[DedupUrlStage, DedupContentStage]:
+    """Two steps, each with tables co-partitioned with its input topic (faust writes a table's
+    changelog to the partition of the event being processed)."""
 
-    def table(name: str) -> Any:
+    def table(name: str, topic: str) -> Any:
         # Keys and values go through faust's default JSON codec for tables.
-        return app.Table(name, default=None, partitions=parts)
+        return app.Table(name, default=None, partitions=topology[topic].partitions)
 
-    return DedupStage.with_state(
-        table("dedup-by-id"), table("dedup-by-hash"), table("dedup-by-band"),
-        settings.dedup_window_s,
+    window = settings.dedup_window_s
+    url_ids = table("dedup-url-by-id", CLEAN)
+    url_step = DedupUrlStage(Deduplicator(url_ids, {}, {}, window_s=window))
+    content = Deduplicator(
+        table("dedup-content-by-id", DEDUP_CONTENT),
+        table("dedup-content-by-hash", DEDUP_CONTENT),
+        table("dedup-content-by-band", DEDUP_CONTENT),
+        window_s=window,
     )
+    return url_step, DedupContentStage(content)
 
 
 def _agent(app: NewsApp, topology: Topology, topic: str, stage: Stage, name: str = "") -> None:

@@ -27,8 +27,12 @@ _JUNK_WORDS = (
     "comment", "share", "social", "sidebar", "related", "breadcrumb", "subscribe", "newsletter",
     "advert", "banner", "promo", "cookie", "popup", "modal", "widget", "footer", "navbar",
     "menu", "recommend", "sharing", "byline", "author-bio", "tags", "toolbar", "rating",
+    "gallery", "credit",
 )  # fmt: skip
 _JUNK_SELECTOR = ", ".join(f'[class*="{w}" i], [id*="{w}" i]' for w in _JUNK_WORDS)
+# Caption containers are short; some CMSs also call a lead or a whole article a "caption".
+_CAPTION_SELECTOR = '[class*="caption" i], [id*="caption" i]'
+_MAX_CAPTION_CHARS = 600
 _HIDDEN_SELECTOR = '[hidden], [style*="display:none"], [style*="display: none"]'
 # A hidden element holding this share of the page's text is content revealed by a script: keep it.
 _MAX_HIDDEN_SHARE = 0.4
@@ -79,12 +83,20 @@ def prune(tree: LexborHTMLParser) -> None:
 
 def page_blocks(root: LexborHTMLParser | LexborNode) -> PageBlocks:
     """Blocks of the tree's body (or of one node) in document order."""
+    junk = _junk(root)
     if isinstance(root, LexborHTMLParser):
-        junk = frozenset(n.mem_id for n in root.css(_JUNK_SELECTOR))
         if root.body is None:
             return PageBlocks([], {}, {}, junk)
         return _walk(root.body, junk)
-    return _walk(root, frozenset(n.mem_id for n in root.css(_JUNK_SELECTOR)))
+    return _walk(root, junk)
+
+
+def _junk(root: LexborHTMLParser | LexborNode) -> frozenset[int]:
+    named = {n.mem_id for n in root.css(_JUNK_SELECTOR)}
+    for node in root.css(_CAPTION_SELECTOR):
+        if len(node.text()) < _MAX_CAPTION_CHARS:
+            named.add(node.mem_id)
+    return frozenset(named)
 
 
 def _walk(root: LexborNode, junk: frozenset[int]) -> PageBlocks:
@@ -92,6 +104,7 @@ def _walk(root: LexborNode, junk: frozenset[int]) -> PageBlocks:
     tags: dict[int, str] = {}
     owner: dict[int, int] = {}  # element -> nearest block element (itself if it is one)
     in_link: set[int] = set()
+    muted: set[int] = set()
     blocks: dict[int, Block] = {}
     root_id = root.mem_id
     parents[root_id], tags[root_id], owner[root_id] = 0, root.tag or "", root_id
@@ -102,10 +115,15 @@ def _walk(root: LexborNode, junk: frozenset[int]) -> PageBlocks:
         parent = node.parent
         pid = parent.mem_id if parent is not None else root_id
         if tag == "-text":
-            _add_text(node.text_content or "", owner.get(pid, root_id), pid in in_link, blocks)
+            if pid not in muted:
+                _add_text(node.text_content or "", owner.get(pid, root_id), pid in in_link, blocks)
             continue
         nid = node.mem_id
         parents[nid], tags[nid] = pid, tag or ""
+        # An inline widget (a comment counter, a share link) inside a paragraph is dropped here:
+        # selection works on whole blocks and could not cut it out later.
+        if tag not in BLOCK_TAGS and (nid in junk or pid in muted):
+            muted.add(nid)
         owner[nid] = nid if tag in BLOCK_TAGS else owner.get(pid, root_id)
         if tag == "a" or pid in in_link:
             in_link.add(nid)
@@ -120,6 +138,8 @@ def _add_text(text: str, block_id: int, linked: bool, blocks: dict[int, Block]) 
         return
     block = blocks.get(block_id)
     if block is None:
+        if text.isspace():  # blocks are ordered by their first visible text
+            return
         block = blocks[block_id] = Block(block_id, "")
     block.parts.append(text)
     chars = len(text.strip())

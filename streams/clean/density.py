@@ -30,6 +30,12 @@ _MAX_LINK_DENSITY = 0.4
 # A widget-named element (comments, related stories) may be the article only when it wins by far.
 _JUNK_CANDIDATE = 0.3
 _BEFORE_HEADLINE = 0.3
+# Teaser cards: at least this many siblings of one tag, most of them opening with a link of a
+# headline's length and short enough to be an excerpt rather than an article section.
+_MIN_CARDS = 3
+_CARD_SHARE = 0.5
+_MIN_HEADLINE_LINK = 15
+_MAX_CARD_CHARS = 1000
 # Site legal notices are long prose blocks that win against short news items.
 _LEGAL = re.compile(
     r"©|\(c\)\s*\d{4}|all rights reserved|все права защищены|всі права захищені"
@@ -80,10 +86,10 @@ def select_main(page: PageBlocks, title: str = "") -> Selection:
     if not page.blocks:
         return Selection([], 0, "")
     kinds = [classify(b) for b in page.blocks]
-    best = _best_subtree(page, kinds, _weights(page.blocks, title))
-    inside = _descendants_test(page, best)
+    best, junk = _best_subtree(page, kinds, _weights(page.blocks, title))
+    inside = _Inside(page.parents, best, junk)
     chosen = [(b, k) for b, k in zip(page.blocks, kinds, strict=True) if inside(b.element)]
-    paragraphs = _keep(chosen)
+    paragraphs = _keep(chosen, page.parents)
     prose = sum(len(b.text) for b, k in chosen if k == _GOOD)
     return Selection(paragraphs, prose, page.tags.get(best, ""))
 
@@ -110,12 +116,15 @@ def _headline_index(blocks: list[Block], title: str) -> int | None:
     return first_h1
 
 
-def _best_subtree(page: PageBlocks, kinds: list[int], weights: list[float]) -> int:
+def _best_subtree(
+    page: PageBlocks, kinds: list[int], weights: list[float]
+) -> tuple[int, frozenset[int]]:
+    """The element whose subtree scores best, and the widgets (named or teaser cards) to cut."""
+    size = _subtree_sizes(page)
+    junk = page.junk | _teaser_cards(page, size)
     score: dict[int, float] = dict.fromkeys(page.parents, 0.0)
-    size: dict[int, int] = dict.fromkeys(page.parents, 0)
     for block, kind, weight in zip(page.blocks, kinds, weights, strict=True):
         chars = len(block.text)
-        size[block.element] += chars
         if kind == _GOOD:
             score[block.element] += chars * weight
         else:
@@ -125,18 +134,71 @@ def _best_subtree(page: PageBlocks, kinds: list[int], weights: list[float]) -> i
         parent = page.parents[element]
         if parent not in score:
             continue
-        size[parent] += size[element]
         # A widget-named element may itself be the article, but counts as chrome for its
         # ancestors.
-        junk = element in page.junk
-        score[parent] += -_BAD_WEIGHT * size[element] if junk else score[element]
-    for element in page.junk & score.keys():
-        score[element] *= _JUNK_CANDIDATE
-    return max(score, key=lambda e: score[e])
+        score[parent] += -_BAD_WEIGHT * size[element] if element in junk else score[element]
+    # Anything inside a widget (a rules list in a comment modal) is as unlikely as the widget.
+    inside_junk: set[int] = set()
+    for element, parent in page.parents.items():
+        if element in junk or parent in inside_junk:
+            inside_junk.add(element)
+            score[element] *= _JUNK_CANDIDATE
+    return max(score, key=lambda e: score[e]), junk
 
 
-def _descendants_test(page: PageBlocks, root: int) -> _Inside:
-    return _Inside(page.parents, root, page.junk)
+@dataclass(slots=True)
+class _Sizes:
+    chars: dict[int, int]
+    links: dict[int, int]
+    first: dict[int, int]  # element -> index of the first block in its subtree
+    last: dict[int, int]
+
+    def __getitem__(self, element: int) -> int:
+        return self.chars[element]
+
+
+def _subtree_sizes(page: PageBlocks) -> _Sizes:
+    chars: dict[int, int] = dict.fromkeys(page.parents, 0)
+    links: dict[int, int] = dict.fromkeys(page.parents, 0)
+    first: dict[int, int] = {}
+    last: dict[int, int] = {}
+    for i, block in enumerate(page.blocks):
+        chars[block.element] += len(block.text)
+        links[block.element] += block.link_chars
+        first.setdefault(block.element, i)
+        last[block.element] = i
+    for element in reversed(page.parents):
+        parent = page.parents[element]
+        if parent not in chars:
+            continue
+        chars[parent] += chars[element]
+        links[parent] += links[element]
+        if element in first:
+            first[parent] = min(first[element], first.get(parent, first[element]))
+            last[parent] = max(last[element], last.get(parent, last[element]))
+    return _Sizes(chars, links, first, last)
+
+
+def _teaser_cards(page: PageBlocks, size: _Sizes) -> frozenset[int]:
+    """Runs of sibling cards that each open with a headline link: lists of other stories."""
+    seen: dict[tuple[int, str], int] = {}
+    cards: dict[tuple[int, str], list[int]] = {}
+    for element, parent in page.parents.items():
+        if element not in size.first:
+            continue
+        key = (parent, page.tags[element])
+        seen[key] = seen.get(key, 0) + 1
+        # The headline may follow a kicker ("LOVE IS LOVE", a section name): look at two blocks.
+        start = size.first[element]
+        opening = page.blocks[start : min(start + 2, size.last[element] + 1)]
+        lead = max(b.lead_link_chars for b in opening)
+        if _MIN_HEADLINE_LINK <= lead < size.chars[element] <= _MAX_CARD_CHARS:
+            cards.setdefault(key, []).append(element)
+    found: set[int] = set()
+    for key, members in cards.items():
+        if len(members) >= _MIN_CARDS and len(members) >= _CARD_SHARE * seen[key]:
+            found.update(members)
+    return frozenset(found)
 
 
 class _Inside:
@@ -162,16 +224,30 @@ class _Inside:
         return answer
 
 
-def _keep(chosen: list[tuple[Block, int]]) -> list[str]:
+def _keep(chosen: list[tuple[Block, int]], parents: dict[int, int]) -> list[str]:
     """Prose blocks, plus headings and short blocks that sit between prose blocks."""
     good = [i for i, (_, k) in enumerate(chosen) if k == _GOOD]
     if not good:
         return [b.text for b, k in chosen if k != _BAD]
     first, last = good[0], good[-1]
+    # Short opening paragraphs of the body itself (same parent and tag as the first prose one).
+    while first > 0 and _sibling_short(chosen[first - 1], chosen[first][0], parents):
+        first -= 1
+    while last < len(chosen) - 1 and _sibling_short(chosen[last + 1], chosen[last][0], parents):
+        last += 1
     kept: list[str] = []
     for i, (block, kind) in enumerate(chosen):
         if kind == _BAD:
             continue
-        if kind == _GOOD or first < i < last or (block.tag in _HEADINGS and i < first):
+        if kind == _GOOD or first <= i <= last or (block.tag in _HEADINGS and i < first):
             kept.append(block.text)
     return kept
+
+
+def _sibling_short(candidate: tuple[Block, int], prose: Block, parents: dict[int, int]) -> bool:
+    block, kind = candidate
+    return (
+        kind == _SHORT
+        and block.tag == prose.tag
+        and parents.get(block.element) == parents.get(prose.element)
+    )

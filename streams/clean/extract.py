@@ -107,7 +107,7 @@ def _main_text(tree: LexborHTMLParser, title: str, html: str) -> tuple[str, str]
 
 def _trafilatura(html: str) -> str:
     # Deferred: trafilatura takes ~0.4 s to import and only the slow path needs it.
-    import trafilatura  # noqa: PLC0415
+    import trafilatura
 
     try:
         result = trafilatura.extract(html, fast=True, include_comments=False)

@@ -37,9 +37,9 @@ def cli(ctx: click.Context, config_file: str | None, verbose: bool) -> None:
 
 
 def _register() -> None:
-    from streams.cli import consume, process, services, tools
+    from streams.cli import consume, crawl_tools, process, services, tools
 
-    for module in (services, process, consume, tools):
+    for module in (services, process, consume, tools, crawl_tools):
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import cached_property
 from pathlib import Path
 
+from streams.infra.kafka_local import LocalKafka, LocalKafkaConfig
 from streams.settings import Settings, load_settings
 from streams.topology import Topology, build_topology
 
@@ -23,9 +24,7 @@ class Context:
 
         return build_topology(self.settings, load_taxonomy().topic_names())
 
-    def local_kafka(self):  # type: ignore[no-untyped-def]
-        from streams.infra.kafka_local import LocalKafka, LocalKafkaConfig
-
+    def local_kafka(self) -> LocalKafka:
         s = self.settings
         return LocalKafka(
             LocalKafkaConfig(

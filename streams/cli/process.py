@@ -78,8 +78,8 @@ def sink(ctx: Context) -> None:
 @pass_ctx
 def crawl(ctx: Context, demo: bool, once: bool) -> None:
     """Discover and fetch pages from the sources file (or the demo site) into news.raw."""
-    from streams.metrics import serve_metrics
     from streams.crawl.runner import run_crawler
+    from streams.metrics import serve_metrics
 
     s = ctx.settings
     serve_metrics(s.metrics_host, s.metrics_port)

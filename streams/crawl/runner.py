@@ -1,4 +1,9 @@
-"""`newsstream crawl`: poll the sources until stopped (or once), live or on the demo site."""
+"""`newsstream crawl`: poll the sources on their adaptive schedules until stopped (or once).
+
+Each due source is polled in its own task, so a slow or dead feed never delays the others;
+:class:`streams.crawl.schedule.SourceSchedule` decides when each is due again. The seen-set is
+saved after every poll so a restart neither refetches nor misses much.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,8 @@ import time
 
 from streams.app.output import DurableProducer
 from streams.crawl.fetch import Fetcher
+from streams.crawl.hosts import Politeness
+from streams.crawl.schedule import ScheduleConfig, SourceSchedule
 from streams.crawl.seen import SeenStore
 from streams.crawl.service import Crawler, PollStats, policy_from_settings
 from streams.crawl.sources import Source, load_sources
@@ -16,28 +23,42 @@ from streams.settings import Settings
 log = logging.getLogger(__name__)
 UNREACHABLE = ("error", "timeout")
 DEMO_POLL_S = 5.0
+DEMO_AGE_S = 100 * 365 * 86400.0  # demo stories carry fixed dates; never too old to show
 
 
 def _report(source: Source, stats: PollStats) -> None:
     if stats.listed:
         log.info(
-            "source %s: %d listed, %d fetched, %d published %s",
+            "source %s: %d listed, %d new, %d fetched, %d published %s",
             source.id,
             stats.listed,
+            stats.new,
             stats.fetched,
             stats.published,
             stats.outcomes or "",
         )
 
 
-async def crawl_round(crawler: Crawler, sources: list[Source]) -> list[PollStats]:
-    results = []
-    for source in sources:
-        stats = await crawler.poll(source)
-        _report(source, stats)
-        results.append(stats)
+async def poll_and_schedule(
+    crawler: Crawler, schedule: SourceSchedule, source: Source
+) -> PollStats:
+    stats = await crawler.poll(source)
+    _report(source, stats)
+    now = time.monotonic()
+    if stats.failure is not None:
+        schedule.failed(source.id, stats.failure, now)
+    else:
+        schedule.succeeded(source.id, stats.new, now)
     crawler.seen.save(time.time())
-    return results
+    return stats
+
+
+async def crawl_round(
+    crawler: Crawler, sources: list[Source], schedule: SourceSchedule | None = None
+) -> list[PollStats]:
+    """Poll ``sources`` concurrently, once each."""
+    schedule = schedule if schedule is not None else SourceSchedule()
+    return list(await asyncio.gather(*(poll_and_schedule(crawler, schedule, s) for s in sources)))
 
 
 async def run_crawler(settings: Settings, *, demo: bool, once: bool, stop: asyncio.Event) -> None:
@@ -45,12 +66,14 @@ async def run_crawler(settings: Settings, *, demo: bool, once: bool, stop: async
         from streams.demo.site import DemoSite
 
         async with DemoSite() as site:
-            sources = [Source(id="demo", url=site.url("/rss.xml"))]
+            sources = [Source(id="demo", url=site.url("/rss.xml"), max_item_age_s=DEMO_AGE_S)]
+            config = ScheduleConfig(DEMO_POLL_S, DEMO_POLL_S, DEMO_POLL_S)
             # The demo site is on loopback, which the safety policy refuses unless allowed.
-            await _loop(settings, sources, stop, once, ("127.0.0.0/8",), DEMO_POLL_S, demo=True)
+            await _loop(settings, sources, stop, once, ("127.0.0.0/8",), config, demo=True)
     else:
         sources = load_sources(settings.sources_file)
-        await _loop(settings, sources, stop, once, (), settings.crawl_poll_interval_s, demo=False)
+        config = ScheduleConfig(initial_interval_s=settings.crawl_poll_interval_s)
+        await _loop(settings, sources, stop, once, (), config, demo=False)
 
 
 async def _loop(
@@ -59,31 +82,62 @@ async def _loop(
     stop: asyncio.Event,
     once: bool,
     allow: tuple[str, ...],
-    interval_s: float,
+    config: ScheduleConfig,
     *,
     demo: bool,
 ) -> None:
     output = DurableProducer(settings)
     seen_path = None if demo else settings.state_dir / "crawl" / "seen.json"
     seen = SeenStore(seen_path, revisit_interval_s=3.0 if demo else 1800)
+    schedule = SourceSchedule(config)
+    for s in sources:
+        schedule.set_bounds(s.id, s.min_interval_s, s.max_interval_s)
+    politeness = Politeness(min_delay_s=0.0) if demo else Politeness()
     async with Fetcher(policy_from_settings(settings, allow)) as fetcher:
-        crawler = Crawler(settings, fetcher, output, seen, default_delay_s=0.0 if demo else 1.0)
+        crawler = Crawler(settings, fetcher, output, seen, politeness=politeness)
         try:
-            while not stop.is_set():
-                results = await crawl_round(crawler, sources)
-                if results and all(r.feed_outcome in UNREACHABLE for r in results):
-                    log.error(
-                        "live sources unreachable: all %d sources failed to connect (no "
-                        "network?). Retrying in %.0fs. Offline, `make demo` runs the whole "
-                        "flow on a built-in site.",
-                        len(results),
-                        interval_s,
-                    )
-                if once:
-                    return
-                try:
-                    await asyncio.wait_for(stop.wait(), timeout=interval_s)
-                except TimeoutError:
-                    pass
+            if once:
+                _warn_unreachable(await crawl_round(crawler, sources, schedule))
+                return
+            await _forever(crawler, schedule, sources, stop)
         finally:
             await output.stop()
+
+
+async def _forever(
+    crawler: Crawler, schedule: SourceSchedule, sources: list[Source], stop: asyncio.Event
+) -> None:
+    by_id = {s.id: s for s in sources}
+    running: dict[str, asyncio.Task[PollStats]] = {}
+    try:
+        while not stop.is_set():
+            idle = [i for i in by_id if i not in running]
+            for sid in schedule.due(idle, time.monotonic()):
+                running[sid] = asyncio.create_task(
+                    poll_and_schedule(crawler, schedule, by_id[sid]), name=f"poll-{sid}"
+                )
+            wait_s = schedule.next_wakeup([i for i in by_id if i not in running], time.monotonic())
+            stopper = asyncio.ensure_future(stop.wait())
+            done, _ = await asyncio.wait(
+                [*running.values(), stopper], timeout=wait_s, return_when=asyncio.FIRST_COMPLETED
+            )
+            stopper.cancel()
+            for sid, task in list(running.items()):
+                if task in done:
+                    del running[sid]
+                    if task.exception() is not None:
+                        log.error("poll of %s crashed", sid, exc_info=task.exception())
+                        schedule.failed(sid, "crash", time.monotonic())
+    finally:
+        for task in running.values():
+            task.cancel()
+        await asyncio.gather(*running.values(), return_exceptions=True)
+
+
+def _warn_unreachable(results: list[PollStats]) -> None:
+    if results and all(r.feed_outcome in UNREACHABLE for r in results):
+        log.error(
+            "live sources unreachable: all %d sources failed to connect (no network?). "
+            "Offline, `make demo` runs the whole flow on a built-in site.",
+            len(results),
+        )

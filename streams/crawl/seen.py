@@ -50,6 +50,9 @@ class SeenStore:
     def __len__(self) -> int:
         return len(self._urls)
 
+    def known(self, url: str) -> bool:
+        return url in self._urls
+
     def due(self, url: str, now: float) -> Due | None:
         """None when the URL needs no fetch now; else the validators for a conditional GET."""
         entry = self._urls.get(url)

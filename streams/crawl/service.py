@@ -1,9 +1,12 @@
-"""The crawl loop: poll sources, fetch new (or revisited) pages, publish RawPages.
+"""The crawl loop body: one poll of a source, its pages fetched concurrently, RawPages published.
 
-One poll of a source: fetch its feed/sitemap/section (conditional GET), list items, keep those
-not seen (or seen recently enough to be revisited for edits, with a conditional GET), check
-robots.txt, fetch each page under the safety policy, publish a RawPage keyed by article id.
-Every fetch outcome is counted; a page too large for the raw topic becomes a dead letter.
+One poll: fetch the source's feed/sitemap/section (conditional GET, politely), list its items
+(a sitemap index fans out to its newest child sitemaps), select them (:mod:`streams.crawl.frontier`:
+canonical, young enough, newest first), keep those not seen (or young enough to be revisited for
+edits, with a conditional GET), then fetch all of them at once. The pages' hosts are spaced by
+:class:`streams.crawl.polite.PoliteFetcher`, so concurrency across hosts is free and concurrency
+per host stays polite; ``max_in_flight`` bounds requests over all hosts. Every fetch outcome is
+counted; a page too large for the raw topic becomes a dead letter.
 """
 
 from __future__ import annotations
@@ -18,25 +21,21 @@ from aiokafka.errors import KafkaError
 from streams.app.output import DurableProducer
 from streams.app.shell import dead_letter
 from streams.clean.decode import decode_html
-from streams.crawl.canonical import CanonicalURLError, article_id, canonicalize
+from streams.crawl.canonical import article_id
 from streams.crawl.discover import DiscoveredItem, DiscoveryError, extract_links, parse_feed
-from streams.crawl.fetch import Fetcher, FetchPolicy, FetchResult
-from streams.crawl.robots import RobotsCache
+from streams.crawl.fetch import Fetcher, FetchPolicy, FetchResult, Kind
+from streams.crawl.frontier import Candidate, select_items
+from streams.crawl.hosts import Politeness
+from streams.crawl.polite import PoliteFetcher, count_fetch, is_transient
 from streams.crawl.seen import SeenStore
 from streams.crawl.sources import Source
-from streams.metrics import (
-    DEAD_LETTERS,
-    FETCH_BLOCKED,
-    FETCH_BYTES,
-    FETCH_SECONDS,
-    FETCHES,
-    RECORDS,
-    SOURCE_FRESHNESS,
-)
+from streams.metrics import CRAWL_ITEMS, DEAD_LETTERS, RECORDS, SOURCE_FRESHNESS
 from streams.records import RawPage
 from streams.settings import Settings
 from streams.stages.base import Emit
 from streams.topology import RAW
+
+__all__ = ["CrawlLimits", "Crawler", "PollStats", "count_fetch", "policy_from_settings"]
 
 log = logging.getLogger(__name__)
 STAGE = "crawl"
@@ -53,17 +52,9 @@ def policy_from_settings(s: Settings, extra_allow: tuple[str, ...] = ()) -> Fetc
     )
 
 
-def count_fetch(result: FetchResult) -> None:
-    FETCHES.labels(result.outcome).inc()
-    FETCH_SECONDS.observe(result.elapsed_s)
-    FETCH_BYTES.inc(len(result.body))
-    if result.outcome == "blocked":
-        FETCH_BLOCKED.labels(result.reason or "unknown").inc()
-
-
-def to_raw_page(source: Source, item: DiscoveredItem, result: FetchResult) -> RawPage:
+def to_raw_page(source: Source, item: DiscoveredItem, result: FetchResult, aid: str) -> RawPage:
     return RawPage(
-        article_id=article_id(canonicalize(item.url)),
+        article_id=aid,
         url=item.url,
         final_url=result.final_url,
         redirects=list(result.redirects),
@@ -80,12 +71,21 @@ def to_raw_page(source: Source, item: DiscoveredItem, result: FetchResult) -> Ra
     )
 
 
+@dataclass(frozen=True)
+class CrawlLimits:
+    max_in_flight: int = 256  # requests over all hosts; per host, Politeness.concurrency
+    max_items_per_poll: int = 2000
+    max_child_sitemaps: int = 20  # newest children of a sitemap index read per poll
+
+
 @dataclass
 class PollStats:
     listed: int = 0
+    new: int = 0
     fetched: int = 0
     published: int = 0
     feed_outcome: str = ""
+    failure: str | None = None
     outcomes: dict[str, int] = field(default_factory=dict)
 
 
@@ -97,75 +97,119 @@ class Crawler:
         output: DurableProducer,
         seen: SeenStore,
         *,
-        default_delay_s: float = 1.0,
+        politeness: Politeness | None = None,
+        limits: CrawlLimits | None = None,
     ) -> None:
         self.settings, self.fetcher, self.output, self.seen = settings, fetcher, output, seen
-        self.robots = RobotsCache(fetcher)
-        self.default_delay_s = default_delay_s
+        self.limits = limits if limits is not None else CrawlLimits()
+        self.polite = PoliteFetcher(
+            fetcher, politeness=politeness, max_in_flight=self.limits.max_in_flight
+        )
+        self.robots = self.polite.robots
         self._validators: dict[str, tuple[str | None, str | None]] = {}
+        self._in_flight: set[str] = set()
 
     async def poll(self, source: Source) -> PollStats:
+        """Poll one source; never raises for network or document trouble (see PollStats)."""
         stats = PollStats()
-        etag, modified = self._validators.get(source.url, (None, None))
-        kind = "page" if source.kind == "section" else "feed"
-        listing = await self.fetcher.fetch(source.url, kind=kind, etag=etag, last_modified=modified)
-        count_fetch(listing)
+        kind: Kind = "page" if source.kind == "section" else "feed"
+        listing = await self._fetch_listing(source.url, kind)
         stats.feed_outcome = listing.outcome
         if listing.outcome == "not_modified":
             items = self.seen.revisit_items(source.id, time.time())
         elif listing.ok:
-            self._validators[source.url] = (
+            try:
+                items = await self._items(source, listing)
+            except DiscoveryError as exc:
+                stats.failure = f"unparsable {source.kind}: {exc}"
+                return stats
+        else:
+            stats.failure = f"{listing.outcome} ({listing.reason})"
+            return stats
+        stats.listed = len(items)
+        candidates = self._select(source, items)
+        await asyncio.gather(*(self._crawl_item(source, c, stats) for c in candidates))
+        return stats
+
+    async def _fetch_listing(self, url: str, kind: Kind) -> FetchResult:
+        etag, modified = self._validators.get(url, (None, None))
+        listing = await self.polite.fetch(url, kind=kind, etag=etag, last_modified=modified)
+        if listing.ok:
+            self._validators[url] = (
                 listing.headers.get("etag"),
                 listing.headers.get("last-modified"),
             )
-            items = self._items(source, listing)
-        else:
-            log.warning("source %s: %s (%s)", source.id, listing.outcome, listing.reason)
-            return stats
-        stats.listed = len(items)
-        for item in items:
-            await self._crawl_item(source, item, stats)
-        return stats
+        return listing
 
-    def _items(self, source: Source, listing: FetchResult) -> list[DiscoveredItem]:
-        try:
-            if source.kind == "section":
-                html = decode_html(listing.body, content_type=listing.headers.get("content-type"))
-                return extract_links(html.text, listing.final_url, [source.link_pattern or "."])
-            return parse_feed(listing.body, listing.final_url)
-        except DiscoveryError as exc:
-            log.warning("source %s: cannot parse %s: %s", source.id, source.kind, exc)
+    async def _items(self, source: Source, listing: FetchResult) -> list[DiscoveredItem]:
+        if source.kind == "section":
+            html = decode_html(listing.body, content_type=listing.headers.get("content-type"))
+            return extract_links(html.text, listing.final_url, [source.link_pattern or "."])
+        items = parse_feed(listing.body, listing.final_url)
+        children = [i for i in items if i.source_kind == "sitemap_index"]
+        if not children:
+            return items
+        picked = select_items(
+            children, max_age_s=source.max_item_age_s, limit=self.limits.max_child_sitemaps
+        ).candidates
+        found = [i for i in items if i.source_kind != "sitemap_index"]
+        for child in await asyncio.gather(*(self._child_items(source, c.item) for c in picked)):
+            found.extend(child)
+        return found
+
+    async def _child_items(self, source: Source, child: DiscoveredItem) -> list[DiscoveredItem]:
+        """Items of one child sitemap (one level only: nested indexes are not followed)."""
+        result = await self._fetch_listing(child.url, "feed")
+        if not result.ok:
+            if result.outcome != "not_modified":
+                log.warning("source %s: sitemap %s: %s", source.id, child.url, result.outcome)
             return []
-
-    async def _crawl_item(self, source: Source, item: DiscoveredItem, stats: PollStats) -> None:
         try:
-            url = canonicalize(item.url)
-        except CanonicalURLError:
-            FETCHES.labels("bad_url").inc()
-            return
-        now = time.time()
-        state = self.seen.due(url, now)
-        if state is None:
-            return
-        if not await self.robots.allowed(item.url):
-            FETCHES.labels("robots_denied").inc()
-            self.seen.mark(url, source.id, item, now, None)
-            return
-        delay = await self.robots.crawl_delay(item.url)
-        await asyncio.sleep(delay if delay is not None else self.default_delay_s)
-        result = await self.fetcher.fetch(
-            item.url, etag=state.etag, last_modified=state.last_modified
+            items = parse_feed(result.body, result.final_url)
+        except DiscoveryError as exc:
+            log.warning("source %s: sitemap %s unparsable: %s", source.id, child.url, exc)
+            return []
+        return [i for i in items if i.source_kind != "sitemap_index"]
+
+    def _select(self, source: Source, items: list[DiscoveredItem]) -> list[Candidate]:
+        sel = select_items(
+            items,
+            max_age_s=source.max_item_age_s,
+            allowed_hosts=source.allowed_hosts,
+            limit=self.limits.max_items_per_poll,
         )
-        count_fetch(result)
+        for name in ("too_old", "duplicate", "bad_url", "other_host", "over_limit"):
+            if getattr(sel, name):
+                CRAWL_ITEMS.labels(name).inc(getattr(sel, name))
+        return sel.candidates
+
+    async def _crawl_item(self, source: Source, cand: Candidate, stats: PollStats) -> None:
+        url, item, now = cand.canonical, cand.item, time.time()
+        state = self.seen.due(url, now)
+        if state is None or url in self._in_flight:
+            CRAWL_ITEMS.labels("seen").inc()
+            return
+        new = not self.seen.known(url)
+        stats.new += int(new)
+        CRAWL_ITEMS.labels("new" if new else "revisit").inc()
+        self._in_flight.add(url)
+        try:
+            result = await self.polite.fetch(
+                item.url, etag=state.etag, last_modified=state.last_modified
+            )
+        finally:
+            self._in_flight.discard(url)
         stats.outcomes[result.outcome] = stats.outcomes.get(result.outcome, 0) + 1
-        self.seen.mark(url, source.id, item, now, result)
+        if not is_transient(result):
+            # A transient failure stays unmarked so the next poll of the source tries again.
+            self.seen.mark(url, source.id, item, now, result)
         if result.ok:
             stats.fetched += 1
             if item.published is not None:
                 SOURCE_FRESHNESS.labels(source.id).set(
                     max(0.0, (result.fetched_at - item.published).total_seconds())
                 )
-            await self._publish(to_raw_page(source, item, result))
+            await self._publish(to_raw_page(source, item, result, article_id(url)))
             stats.published += 1
 
     async def _publish(self, page: RawPage) -> None:

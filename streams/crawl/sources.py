@@ -21,6 +21,11 @@ class Source(BaseModel):
     language: str | None = Field(default=None, description="hint only; text decides")
     link_pattern: str | None = Field(default=None, description="regex for section links")
     max_item_age_s: float = Field(default=3 * 24 * 3600, gt=0)
+    allowed_hosts: tuple[str, ...] = Field(
+        default=(), description="only items on these hosts (or their subdomains); empty = any"
+    )
+    min_interval_s: float | None = Field(default=None, gt=0, description="adaptive re-poll floor")
+    max_interval_s: float | None = Field(default=None, gt=0, description="adaptive re-poll cap")
 
 
 class SourcesFile(BaseModel):

@@ -122,8 +122,21 @@ class Deduplicator:
         self, article_id: str, content_hash: str, sig: Signature | None, rev: int, now: float
     ) -> None:
         """Record a kept article (new or revision) so later copies of it are recognised."""
+        self.remember_url(article_id, content_hash, sig, rev, now)
+        self.remember_content(article_id, content_hash, sig, now)
+
+    def remember_url(
+        self, article_id: str, content_hash: str, sig: Signature | None, rev: int, now: float
+    ) -> None:
+        """The ``by_id`` half of ``remember`` (all a URL-keyed first step needs)."""
         fp = sig.to_hex() if sig is not None else ""
         self.by_id[article_id] = {"hash": content_hash, "fp": fp, "rev": rev, "t": now}
+
+    def remember_content(
+        self, article_id: str, content_hash: str, sig: Signature | None, now: float
+    ) -> None:
+        """The ``by_hash``/``by_band`` half; verification reads signatures from ``by_id``, so
+        a content-keyed step also calls ``remember_url`` on its own ``by_id`` table."""
         if self._fresh(self.by_hash.get(content_hash), now) is None:
             self.by_hash[content_hash] = {"id": article_id, "t": now}
         if sig is None or sig.size < MIN_SHINGLES:

@@ -11,7 +11,7 @@ from streams.settings import Settings
 
 
 async def _assign_all(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
-    parts = await consumer._client.fetch_all_metadata()  # noqa: SLF001 - no public equivalent
+    parts = await consumer._client.fetch_all_metadata()
     ids = parts.partitions_for_topic(topic)
     if ids is None:
         raise LookupError(f"topic {topic} does not exist; run `newsstream topics create`")

@@ -8,7 +8,7 @@ overwrites a newer one. Each write reports inserted / updated / unchanged for th
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
+from typing import Any, Literal
 
 import psycopg
 from psycopg.types.json import Jsonb
@@ -82,13 +82,13 @@ RETURNING true
 """
 
 
-async def ensure_schema(conn: psycopg.AsyncConnection[object]) -> None:
+async def ensure_schema(conn: psycopg.AsyncConnection[tuple[Any, ...]]) -> None:
     async with conn.transaction():
         await conn.execute(SCHEMA)
 
 
 async def upsert_articles(
-    conn: psycopg.AsyncConnection[object], articles: Sequence[ClassifiedArticle]
+    conn: psycopg.AsyncConnection[tuple[Any, ...]], articles: Sequence[ClassifiedArticle]
 ) -> list[Result]:
     """Write a batch in the caller's transaction; one result per article, in order."""
     results: list[Result] = []
@@ -104,7 +104,7 @@ async def upsert_articles(
 
 
 async def insert_duplicates(
-    conn: psycopg.AsyncConnection[object], events: Sequence[DuplicateEvent]
+    conn: psycopg.AsyncConnection[tuple[Any, ...]], events: Sequence[DuplicateEvent]
 ) -> list[Result]:
     results: list[Result] = []
     async with conn.cursor() as cur:

@@ -12,14 +12,16 @@ import asyncio
 import logging
 import time
 from datetime import UTC, datetime
+from typing import Any
 
 import psycopg
-from aiokafka import ConsumerRecord
+from aiokafka import AIOKafkaConsumer, ConsumerRecord
 
 from streams.app.output import DurableProducer
 from streams.app.shell import dead_letter
 from streams.errors import MalformedRecord
 from streams.kafka.clients import make_consumer
+from streams.kafka.lag import report_lag_forever
 from streams.metrics import DEAD_LETTERS, END_TO_END, LAST_RECORD, RECORDS, SINK_WRITES
 from streams.records import ClassifiedArticle, DuplicateEvent, SourceRef
 from streams.settings import Settings
@@ -57,7 +59,7 @@ def _parse(
 
 
 async def write_batch(
-    conn: psycopg.AsyncConnection[object],
+    conn: psycopg.AsyncConnection[tuple[Any, ...]],
     articles: list[ClassifiedArticle],
     dups: list[DuplicateEvent],
 ) -> None:
@@ -77,25 +79,51 @@ async def write_batch(
 
 
 async def run_sink(settings: Settings, dsn: str, stop: asyncio.Event | None = None) -> None:
+    """Consume until ``stop``; a lost database connection is retried with backoff (offsets
+    are not committed meanwhile, so the batch is written once the database is back)."""
     stop = stop or asyncio.Event()
+    group = f"{settings.consumer_group}-sink"
     output = DurableProducer(settings)
-    consumer = make_consumer(
-        settings, ARTICLES, DUPLICATES, group=f"{settings.consumer_group}-sink"
+    consumer = make_consumer(settings, ARTICLES, DUPLICATES, group=group)
+    await consumer.start()
+    lag_task = asyncio.create_task(
+        report_lag_forever(settings.bootstrap(), group, [ARTICLES, DUPLICATES])
     )
+    try:
+        backoff = 0.5
+        while not stop.is_set():
+            try:
+                await _consume(settings, dsn, consumer, output, stop)
+            except psycopg.OperationalError as exc:
+                RECORDS.labels(STAGE, "db_retry").inc()
+                SINK_WRITES.labels("articles", "error").inc()
+                log.error("PostgreSQL unavailable (%s); retrying in %.1fs", exc, backoff)
+                # The failed batch was read but not committed: read it again after reconnecting.
+                await consumer.seek_to_committed()
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 30.0)
+    finally:
+        lag_task.cancel()
+        await consumer.stop()
+        await output.stop()
+
+
+async def _consume(
+    settings: Settings,
+    dsn: str,
+    consumer: AIOKafkaConsumer,
+    output: DurableProducer,
+    stop: asyncio.Event,
+) -> None:
     async with await psycopg.AsyncConnection.connect(dsn) as conn:
         await ensure_schema(conn)
-        await consumer.start()
-        try:
-            while not stop.is_set():
-                polled = await consumer.getmany(timeout_ms=500, max_records=500)
-                batch = [m for msgs in polled.values() for m in msgs]
-                if not batch:
-                    continue
-                articles, dups, dead = _parse(batch)
-                if dead:
-                    await output.send_all(dead, stage=STAGE)
-                await write_batch(conn, articles, dups)
-                await consumer.commit()
-        finally:
-            await consumer.stop()
-            await output.stop()
+        while not stop.is_set():
+            polled = await consumer.getmany(timeout_ms=500, max_records=500)
+            batch = [m for msgs in polled.values() for m in msgs]
+            if not batch:
+                continue
+            articles, dups, dead = _parse(batch)
+            if dead:
+                await output.send_all(dead, stage=STAGE)
+            await write_batch(conn, articles, dups)
+            await consumer.commit()

@@ -6,11 +6,11 @@ from collections.abc import MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
-from streams.dedup.detector import Deduplicator
+from streams.dedup.detector import Decision, Deduplicator
 from streams.dedup.fingerprint import Signature, signature
 from streams.records import Article, DuplicateEvent, SourceRef
 from streams.stages.base import Emit, StageResult
-from streams.topology import DUPLICATES, UNIQUE
+from streams.topology import DEDUP_CONTENT, DUPLICATES, UNIQUE
 
 
 def article_signature(article: Article) -> Signature:
@@ -19,8 +19,35 @@ def article_signature(article: Article) -> Signature:
     return Signature.from_hex(article.fingerprint) or signature(article.text)
 
 
+def _duplicate(article: Article, d: Decision) -> StageResult:
+    assert d.duplicate_of is not None
+    assert d.reason is not None
+    event = DuplicateEvent(
+        article_id=article.article_id,
+        duplicate_of=d.duplicate_of,
+        reason=d.reason,
+        similarity=d.similarity,
+        url=article.url,
+        source_id=article.source_id,
+        fetched_at=article.fetched_at,
+    )
+    return StageResult("duplicate", [Emit.record(DUPLICATES, article.article_id, event)])
+
+
+def _unique(article: Article, kind: str, revision: int) -> StageResult:
+    unique = article.model_copy(update={"revision": revision})
+    return StageResult(kind, [Emit.record(UNIQUE, article.article_id, unique)])
+
+
+def content_key(article: Article) -> str:
+    """Key of the content step: every copy of a text in one language meets on one partition."""
+    return article.language or "und"
+
+
 @dataclass
 class DedupStage:
+    """Both dedup steps in one call, for one partition (CLI, tests, benchmarks)."""
+
     detector: Deduplicator
     name: str = "dedup"
 
@@ -41,16 +68,44 @@ class DedupStage:
             article.article_id, article.content_hash, article_signature(article), now
         )
         if d.kind == "duplicate":
-            assert d.duplicate_of is not None and d.reason is not None
-            event = DuplicateEvent(
-                article_id=article.article_id,
-                duplicate_of=d.duplicate_of,
-                reason=d.reason,
-                similarity=d.similarity,
-                url=article.url,
-                source_id=article.source_id,
-                fetched_at=article.fetched_at,
-            )
-            return StageResult("duplicate", [Emit.record(DUPLICATES, article.article_id, event)])
-        unique = article.model_copy(update={"revision": d.revision})
-        return StageResult(d.kind, [Emit.record(UNIQUE, article.article_id, unique)])
+            return _duplicate(article, d)
+        return _unique(article, d.kind, d.revision)
+
+
+@dataclass
+class DedupUrlStage:
+    """Step 1 of the stream, keyed by article id: re-fetches and revisions of one URL."""
+
+    detector: Deduplicator
+    name: str = "dedup_url"
+
+    def __call__(self, key: bytes | None, value: bytes, origin: SourceRef) -> StageResult:
+        article = Article.from_json(value)
+        now = article.fetched_at.timestamp()
+        sig = article_signature(article)
+        d = self.detector.check_url(article.article_id, article.content_hash, now)
+        if d.kind == "duplicate":
+            return _duplicate(article, d)
+        self.detector.remember_url(article.article_id, article.content_hash, sig, d.revision, now)
+        forward = article.model_copy(update={"revision": d.revision, "fingerprint": sig.to_hex()})
+        return StageResult(d.kind, [Emit.record(DEDUP_CONTENT, content_key(article), forward)])
+
+
+@dataclass
+class DedupContentStage:
+    """Step 2, keyed by language: the same or nearly the same text under another URL."""
+
+    detector: Deduplicator
+    name: str = "dedup_content"
+
+    def __call__(self, key: bytes | None, value: bytes, origin: SourceRef) -> StageResult:
+        article = Article.from_json(value)
+        now = article.fetched_at.timestamp()
+        sig = article_signature(article)
+        aid, chash = article.article_id, article.content_hash
+        if article.revision == 0:
+            d = self.detector.match_content(aid, chash, sig, now)
+            if d.kind == "duplicate":
+                return _duplicate(article, d)
+        self.detector.remember(aid, chash, sig, article.revision, now)
+        return _unique(article, "revision" if article.revision else "new", article.revision)

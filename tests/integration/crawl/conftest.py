@@ -5,11 +5,15 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import asyncio
+import uuid
+
 import pytest
 from aiohttp import web
 from aiohttp.abc import AbstractResolver
 
 from streams.crawl.fetch import Fetcher, FetchPolicy
+from streams.settings import Settings, load_settings
 
 Serve = Callable[..., Awaitable[str]]
 LOOPBACK_ONLY = ("127.0.0.1/32",)
@@ -47,3 +51,23 @@ async def fetcher_factory() -> AsyncIterator[Callable[..., Fetcher]]:
     yield make
     for fetcher in made:
         await fetcher.close()
+
+
+@pytest.fixture(scope="module")
+def stream_settings(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Settings on the session's real broker (a fresh state dir; acks at once)."""
+    return load_settings(
+        kafka_bootstrap=kafka_bootstrap,
+        state_dir=tmp_path_factory.mktemp("crawl-state"),
+        consumer_group=f"test-crawl-{uuid.uuid4().hex[:8]}",
+        producer_linger_ms=0,
+    )
+
+
+@pytest.fixture(scope="module")
+def crawl_topics(stream_settings: Settings) -> None:
+    """The crawler's topics (raw, backfill, DLQ) exist; desk topics are not needed here."""
+    from streams.kafka.admin import check_topics
+    from streams.topology import build_topology
+
+    asyncio.run(check_topics(stream_settings.bootstrap(), build_topology(stream_settings, [])))

@@ -99,3 +99,32 @@ def test_route_sends_to_articles_desks_and_review() -> None:
     desks = frozenset({"diplomacy", "crime"})
     assert [e.topic for e in route(sure, desks, 0.35)] == ["news.articles", "news.topic.diplomacy"]
     assert [e.topic for e in route(unsure, desks, 0.35)] == ["news.articles", "news.review"]
+
+
+def test_two_step_dedup_catches_a_copy_whose_url_hashed_to_another_partition() -> None:
+    from streams.dedup.detector import Deduplicator
+    from streams.stages.dedup import DedupContentStage, DedupUrlStage
+
+    # Two URL-step instances stand for two partitions of news.clean, each with its own state;
+    # the content step sees both because news.dedup.content is keyed by language.
+    part_a = DedupUrlStage(Deduplicator({}, {}, {}, window_s=86400))
+    part_b = DedupUrlStage(Deduplicator({}, {}, {}, window_s=86400))
+    content = DedupContentStage(Deduplicator({}, {}, {}, window_s=86400))
+
+    def through(url_step: DedupUrlStage, article: Article) -> StageResult:
+        step1 = url_step(None, article.to_json(), ORIGIN)
+        assert step1.emits[0].topic == "news.dedup.content"
+        assert step1.emits[0].key == b"en"
+        return content(step1.emits[0].key, step1.emits[0].value, ORIGIN)
+
+    original = make_article(STORY, article_id="a1" * 16)
+    copy = make_article("Breaking. " + STORY + " Share this.", article_id="b2" * 16)
+    assert through(part_a, original).outcome == "new"
+    result = through(part_b, copy)
+    assert result.outcome == "duplicate"
+    event = DuplicateEvent.from_json(result.emits[0].value)
+    assert (event.duplicate_of, event.reason) == (original.article_id, "near_duplicate")
+    # A re-fetch of the same URL is caught by step 1 on its own partition.
+    assert part_a(None, original.to_json(), ORIGIN).outcome == "duplicate"
+    revised = make_article(STORY + " Updated: talks resume on Friday.", article_id="a1" * 16)
+    assert through(part_a, revised).outcome == "revision"
