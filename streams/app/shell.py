@@ -16,10 +16,10 @@ from aiokafka.errors import KafkaError
 
 from streams.app.output import DurableProducer
 from streams.errors import MalformedRecord, StageError
-from streams.metrics import DEAD_LETTERS, LAST_RECORD, RECORDS, STAGE_SECONDS
+from streams.metrics import DEAD_LETTERS, LAST_RECORD, RECORDS, ROUTED, STAGE_SECONDS
 from streams.records import DeadLetter, RawPage, SourceRef
 from streams.stages.base import Emit, Stage
-from streams.topology import DLQ
+from streams.topology import DESK_PREFIX, DLQ
 
 log = logging.getLogger(__name__)
 WORKER_NAME = f"{socket.gethostname()}:{os.getpid()}"
@@ -66,6 +66,9 @@ class StageShell:
         except KafkaError as exc:
             return await self._dead(key, value, origin, "publish_failed", repr(exc))
         RECORDS.labels(name, result.outcome).inc()
+        for emit in result.emits:
+            if emit.topic.startswith(DESK_PREFIX):
+                ROUTED.labels(emit.topic.removeprefix(DESK_PREFIX)).inc()
         return result.outcome
 
     async def _dead(

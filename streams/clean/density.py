@@ -30,6 +30,10 @@ _MAX_LINK_DENSITY = 0.4
 # A widget-named element (comments, related stories) may be the article only when it wins by far.
 _JUNK_CANDIDATE = 0.3
 _BEFORE_HEADLINE = 0.3
+# The winner's child holding this share of its prose is the body; the rest is the header
+# (headline, standfirst, byline, date) or an author box. Measured: 0.85 / 0.9 / 0.95 / off gave
+# English 0.980 / 0.977 / 0.972 / 0.969 and Russian 0.865 / 0.871 / 0.872 / 0.872 F1.
+_BODY_SHARE = 0.9
 # Teaser cards: at least this many siblings of one tag, most of them opening with a link of a
 # headline's length and short enough to be an excerpt rather than an article section.
 _MIN_CARDS = 3
@@ -120,7 +124,7 @@ def _best_subtree(
     page: PageBlocks, kinds: list[int], weights: list[float]
 ) -> tuple[int, frozenset[int]]:
     """The element whose subtree scores best, and the widgets (named or teaser cards) to cut."""
-    size = _subtree_sizes(page)
+    size = _subtree_sizes(page, kinds)
     junk = page.junk | _teaser_cards(page, size)
     score: dict[int, float] = dict.fromkeys(page.parents, 0.0)
     for block, kind, weight in zip(page.blocks, kinds, weights, strict=True):
@@ -143,7 +147,23 @@ def _best_subtree(
         if element in junk or parent in inside_junk:
             inside_junk.add(element)
             score[element] *= _JUNK_CANDIDATE
-    return max(score, key=lambda e: score[e]), junk
+    best = max(score, key=lambda e: score[e])
+    return _body_of(page, best, size, junk), junk
+
+
+def _body_of(page: PageBlocks, best: int, size: _Sizes, junk: frozenset[int]) -> int:
+    """Descend into the child holding nearly all the prose: the body without its header."""
+    children: dict[int, list[int]] = {}
+    for element, parent in page.parents.items():
+        children.setdefault(parent, []).append(element)
+    while True:
+        kids = [c for c in children.get(best, ()) if c not in junk]
+        if not kids:
+            return best
+        top = max(kids, key=lambda c: size.prose[c])
+        if size.prose[top] == 0 or size.prose[top] < _BODY_SHARE * size.prose[best]:
+            return best
+        best = top
 
 
 @dataclass(slots=True)
@@ -152,17 +172,21 @@ class _Sizes:
     links: dict[int, int]
     first: dict[int, int]  # element -> index of the first block in its subtree
     last: dict[int, int]
+    prose: dict[int, int]
 
     def __getitem__(self, element: int) -> int:
         return self.chars[element]
 
 
-def _subtree_sizes(page: PageBlocks) -> _Sizes:
+def _subtree_sizes(page: PageBlocks, kinds: list[int]) -> _Sizes:
     chars: dict[int, int] = dict.fromkeys(page.parents, 0)
     links: dict[int, int] = dict.fromkeys(page.parents, 0)
     first: dict[int, int] = {}
     last: dict[int, int] = {}
-    for i, block in enumerate(page.blocks):
+    prose: dict[int, int] = dict.fromkeys(page.parents, 0)
+    for i, (block, kind) in enumerate(zip(page.blocks, kinds, strict=True)):
+        if kind == _GOOD:
+            prose[block.element] += len(block.text)
         chars[block.element] += len(block.text)
         links[block.element] += block.link_chars
         first.setdefault(block.element, i)
@@ -173,10 +197,11 @@ def _subtree_sizes(page: PageBlocks) -> _Sizes:
             continue
         chars[parent] += chars[element]
         links[parent] += links[element]
+        prose[parent] += prose[element]
         if element in first:
             first[parent] = min(first[element], first.get(parent, first[element]))
             last[parent] = max(last[element], last.get(parent, last[element]))
-    return _Sizes(chars, links, first, last)
+    return _Sizes(chars, links, first, last, prose)
 
 
 def _teaser_cards(page: PageBlocks, size: _Sizes) -> frozenset[int]:

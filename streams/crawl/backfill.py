@@ -162,12 +162,12 @@ def _parse_time(value: str | None) -> datetime | None:
 def read_warc(path: Path, max_bytes: int) -> Iterator[Saved | ReplaySkip]:
     """HTML responses of a WARC file; records that are skipped come out as ReplaySkip."""
     with path.open("rb") as stream:
-        records = ArchiveIterator(stream)
-        for record in records:
+        # Records are named by their position: warcio's get_record_offset() consumes the
+        # payload when called before it is read.
+        for number, record in enumerate(ArchiveIterator(stream)):
             if record.rec_type != "response" or record.http_headers is None:
                 continue
-            origin = f"{path}@{records.get_record_offset()}"
-            yield _warc_page(record, origin, max_bytes)
+            yield _warc_page(record, f"{path}#record{number}", max_bytes)
 
 
 def _warc_page(record: Any, origin: str, max_bytes: int) -> Saved | ReplaySkip:

@@ -21,9 +21,10 @@ import random
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
-from streams.crawl.fetch import Fetcher, FetchResult, Kind
+from streams.crawl.fetch import Fetcher, FetchResult, Kind, Outcome
 from streams.crawl.hosts import HostScheduler, Politeness, parse_retry_after
 from streams.crawl.robots import RobotsCache
+from streams.crawl.safety import check_url, parse_networks
 from streams.metrics import (
     FETCH_BLOCKED,
     FETCH_BYTES,
@@ -71,9 +72,10 @@ def is_transient(result: FetchResult) -> bool:
     return False
 
 
-def robots_denied(url: str) -> FetchResult:
+def refused(url: str, outcome: Outcome, reason: str) -> FetchResult:
+    """A fetch decided without a request (robots.txt, or a URL the safety policy refuses)."""
     now = datetime.now(UTC)
-    return FetchResult(url, url, (), None, "robots_denied", "robots_txt", {}, b"", now, 0.0)
+    return FetchResult(url, url, (), None, outcome, reason, {}, b"", now, 0.0)
 
 
 class PoliteFetcher:
@@ -93,6 +95,7 @@ class PoliteFetcher:
         self.hosts = HostScheduler(politeness)
         self.politeness = self.hosts.politeness
         self.robots = robots if robots is not None else RobotsCache(fetcher)
+        self._allow = parse_networks(fetcher.policy.allow_cidrs)
         # Taken only once the host's turn has come, so requests waiting out a Crawl-delay or a
         # Retry-After never hold a global slot that another host could use.
         self._gate = asyncio.Semaphore(max_in_flight)
@@ -109,10 +112,17 @@ class PoliteFetcher:
         obey_robots: bool = True,
     ) -> FetchResult:
         """Fetch ``url`` politely; every attempt is counted; never raises for network trouble."""
+        # A URL the safety policy refuses is reported as blocked before robots.txt is asked
+        # (its robots.txt would be refused too, and "robots_denied" would hide the reason).
+        reason = check_url(url, self._allow)
+        if reason is not None:
+            result = refused(url, "blocked", reason)
+            count_fetch(result)
+            return result
         attempt = 0
         while True:
             if obey_robots and not await self.robots.allowed(url):
-                result = robots_denied(url)
+                result = refused(url, "robots_denied", "robots_txt")
                 count_fetch(result)
                 return result
             delay = await self.robots.crawl_delay(url) if obey_robots else None

@@ -69,7 +69,8 @@ class Site:
             f"<pubDate>{format_datetime(RECENT - timedelta(minutes=i))}</pubDate></item>"
             for i, link in enumerate(links)
         )
-        xml = f'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>{items}</channel></rss>'
+        xml = f'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>{items}'
+        xml += "</channel></rss>"
         self.text(path, xml, "application/rss+xml; charset=utf-8", etag=True)
 
     def route(self, path: str, handler: Handler) -> None:

@@ -25,7 +25,7 @@ from tests.integration.crawl.test_crawler_kafka import pages_on
 
 pytestmark = pytest.mark.integration
 Serve = Callable[..., Awaitable[str]]
-HTML = '<html><head>{head}</head><body><p>{text}</p></body></html>'
+HTML = "<html><head>{head}</head><body><p>{text}</p></body></html>"
 
 
 def write_warc(path: Path) -> bytes:
@@ -38,7 +38,7 @@ def write_warc(path: Path) -> bytes:
         ]:
             http = StatusAndHeaders("200 OK", [("Content-Type", ctype)], protocol="HTTP/1.1")
             record = writer.create_warc_record(
-                uri, "response", payload=io.BytesIO(body), http_headers=http
+                uri, "response", payload=io.BytesIO(body), length=len(body), http_headers=http
             )
             writer.write_record(record)
     return cp1251
@@ -71,7 +71,8 @@ async def test_replay_directory_and_warc_to_backfill(
     )
     assert done.published == 4
     assert done.skipped == {"not_html": 1}
-    assert lines and "pages/s" in lines[-1]
+    assert lines
+    assert "pages/s" in lines[-1]
     pages = await pages_on(stream_settings, BACKFILL_RAW, f"replay-{tmp_path.name}")
     assert set(pages) == {
         "https://news.example/ru/1",
@@ -106,8 +107,10 @@ async def test_fetch_command_reports_outcomes(serve: Serve) -> None:
     code, out = await run_cli(base + "/ru", *allow)
     assert code == 0, out
     assert (out["status"], out["outcome"], out["charset"]) == (200, "fetched", "cp1251")
-    assert out["final_url"] == base + "/ru" and out["redirects"] == []
-    assert out["bytes"] > 0 and out["elapsed_s"] >= 0
+    assert out["final_url"] == base + "/ru"
+    assert out["redirects"] == []
+    assert out["bytes"] > 0
+    assert out["elapsed_s"] >= 0
 
     code, out = await run_cli(base + "/ru")
     assert (code, out["outcome"], out["reason"]) == (1, "blocked", "loopback")

@@ -36,7 +36,15 @@ def test_host_key_is_authority() -> None:
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [("120", 120.0), ("0", 0.0), (" 7 ", 7.0), ("soon", None), ("", None), (None, None), ("-1", None)],
+    [
+        ("120", 120.0),
+        ("0", 0.0),
+        (" 7 ", 7.0),
+        ("soon", None),
+        ("", None),
+        (None, None),
+        ("-1", None),
+    ],
 )
 def test_retry_after_seconds(value: str | None, expected: float | None) -> None:
     assert parse_retry_after(value) == expected
@@ -139,7 +147,7 @@ def test_only_transient_outcomes_are_retried(result: FetchResult, transient: boo
 def test_backoff_grows_exponentially_with_bounded_jitter() -> None:
     polite = PoliteFetcher.__new__(PoliteFetcher)
     polite.politeness = Politeness(backoff_base_s=1.0, backoff_max_s=8.0)
-    polite._rng = random.Random(7)  # noqa: SLF001
+    polite._rng = random.Random(7)
     for attempt, ceiling in [(1, 1.0), (2, 2.0), (3, 4.0), (4, 8.0), (9, 8.0)]:
         values = [polite.backoff_s(attempt) for _ in range(50)]
         assert all(ceiling / 2 <= v <= ceiling for v in values)

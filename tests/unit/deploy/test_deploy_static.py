@@ -56,22 +56,21 @@ def _check_command(argv: list[str], where: str) -> None:
         assert sub in allowed, f"{where}: `newsstream {argv[0]}` needs one of {sorted(allowed)}"
 
 
-# Metric name -> type, as exported by the package. TODO(lead): import from streams.metrics.
-METRICS: dict[str, str] = {
-    "newsstream_records_total": "counter",
-    "newsstream_dead_letters_total": "counter",
-    "newsstream_stage_duration_seconds": "histogram",
-    "newsstream_end_to_end_latency_seconds": "histogram",
-    "newsstream_fetch_total": "counter",
-    "newsstream_fetch_blocked_total": "counter",
-    "newsstream_fetch_bytes_total": "counter",
-    "newsstream_fetch_duration_seconds": "histogram",
-    "newsstream_sink_writes_total": "counter",
-    "newsstream_articles_routed_total": "counter",
-    "newsstream_consumer_lag": "gauge",
-    "newsstream_last_record_timestamp_seconds": "gauge",
-    "newsstream_source_freshness_seconds": "gauge",
-}
+def _exported_metrics() -> dict[str, str]:
+    """Metric name -> type, read from the metric objects streams.metrics defines."""
+    from prometheus_client.metrics import MetricWrapperBase
+
+    import streams.metrics
+
+    found: dict[str, str] = {}
+    for obj in vars(streams.metrics).values():
+        if isinstance(obj, MetricWrapperBase):
+            kind = obj._type  # noqa: SLF001 - prometheus_client exposes no public accessor
+            found[obj._name + ("_total" if kind == "counter" else "")] = kind  # noqa: SLF001
+    return found
+
+
+METRICS = _exported_metrics()
 
 
 def _series_names() -> frozenset[str]:
