@@ -122,7 +122,14 @@ class PoliteFetcher:
         attempt = 0
         while True:
             if obey_robots and not await self.robots.allowed(url):
-                result = refused(url, "robots_denied", "robots_txt")
+                # An unreachable robots.txt disallows, but the truth to report is that the
+                # host could not be reached (offline `make run` says so instead of "denied").
+                why = self.robots.unreachable(url)
+                result = (
+                    refused(url, "error", why)
+                    if why
+                    else refused(url, "robots_denied", "robots_txt")
+                )
                 count_fetch(result)
                 return result
             delay = await self.robots.crawl_delay(url) if obey_robots else None

@@ -165,6 +165,9 @@ class RobotsCache:
         self._clock = clock
         self._cache: OrderedDict[str, tuple[float, RobotsRules]] = OrderedDict()
         self._locks: dict[str, asyncio.Lock] = {}
+        # Origins whose robots.txt could not be reached at all (network error or timeout):
+        # the disallow then means "host unreachable", which callers report as such.
+        self._unreachable: dict[str, str] = {}
 
     async def rules_for(self, url: str) -> RobotsRules:
         origin = _origin(url)
@@ -187,6 +190,10 @@ class RobotsCache:
     async def crawl_delay(self, url: str) -> float | None:
         return (await self.rules_for(url)).crawl_delay
 
+    def unreachable(self, url: str) -> str | None:
+        """Why the robots.txt of ``url``'s origin could not be fetched, if it could not."""
+        return self._unreachable.get(_origin(url))
+
     def _fresh(self, origin: str) -> RobotsRules | None:
         entry = self._cache.get(origin)
         if entry is None or entry[0] <= self._clock():
@@ -197,11 +204,16 @@ class RobotsCache:
     async def _load(self, origin: str) -> RobotsRules:
         result = await self._fetcher.fetch(f"{origin}/robots.txt", kind="robots")
         rules, from_error = rules_from_fetch(result, self._agent)
+        if result.outcome in ("error", "timeout"):
+            self._unreachable[origin] = f"robots.txt unreachable: {result.reason}"
+        else:
+            self._unreachable.pop(origin, None)
         ttl = self._error_max_age_s if from_error else self._max_age_s
         self._cache[origin] = (self._clock() + ttl, rules)
         self._cache.move_to_end(origin)
         while len(self._cache) > _MAX_ORIGINS:
-            self._cache.popitem(last=False)
+            old, _ = self._cache.popitem(last=False)
+            self._unreachable.pop(old, None)
         return rules
 
 

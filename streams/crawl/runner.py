@@ -109,6 +109,7 @@ async def _forever(
 ) -> None:
     by_id = {s.id: s for s in sources}
     running: dict[str, asyncio.Task[PollStats]] = {}
+    reported: dict[str, PollStats] = {}  # the latest poll of each source since the last check
     try:
         while not stop.is_set():
             idle = [i for i in by_id if i not in running]
@@ -116,6 +117,9 @@ async def _forever(
                 running[sid] = asyncio.create_task(
                     poll_and_schedule(crawler, schedule, by_id[sid]), name=f"poll-{sid}"
                 )
+            if finished_round(running, by_id, reported):
+                _warn_unreachable([reported[i] for i in by_id])
+                reported.clear()
             wait_s = schedule.next_wakeup([i for i in by_id if i not in running], time.monotonic())
             stopper = asyncio.ensure_future(stop.wait())
             done, _ = await asyncio.wait(
@@ -125,6 +129,8 @@ async def _forever(
             for sid, task in list(running.items()):
                 if task in done:
                     del running[sid]
+                    if task.exception() is None:
+                        reported[sid] = task.result()
                     if task.exception() is not None:
                         log.error("poll of %s crashed", sid, exc_info=task.exception())
                         schedule.failed(sid, "crash", time.monotonic())
@@ -132,6 +138,15 @@ async def _forever(
         for task in running.values():
             task.cancel()
         await asyncio.gather(*running.values(), return_exceptions=True)
+
+
+def finished_round(
+    running: dict[str, asyncio.Task[PollStats]],
+    by_id: dict[str, Source],
+    reported: dict[str, PollStats],
+) -> bool:
+    """True once every source has reported a poll and none is running: one full round."""
+    return not running and len(reported) == len(by_id) > 0
 
 
 def _warn_unreachable(results: list[PollStats]) -> None:

@@ -65,3 +65,26 @@ async def test_error_result_is_cached_briefly(serve: Serve, fetcher_factory: Fac
     now[0] = 61.0
     assert not await cache.allowed(base + "/a")
     assert len(hits) == 2
+
+
+async def test_refused_connection_is_reported_as_unreachable(fetcher_factory: Factory) -> None:
+    from streams.crawl.polite import PoliteFetcher
+    from tests.integration.conftest import free_ports
+
+    (port,) = free_ports(1)  # nothing listens there: the connection is refused
+    polite = PoliteFetcher(fetcher_factory())
+    result = await polite.fetch(f"http://127.0.0.1:{port}/news/1")
+    assert result.outcome == "error"
+    assert result.reason is not None
+    assert result.reason.startswith("robots.txt unreachable")
+    assert polite.robots.unreachable(f"http://127.0.0.1:{port}/other") == result.reason
+
+
+async def test_denial_by_rules_is_not_unreachable(serve: Serve, fetcher_factory: Factory) -> None:
+    from streams.crawl.polite import PoliteFetcher
+
+    base = await serve(_robots_app(200, "User-agent: *\nDisallow: /\n", []))
+    polite = PoliteFetcher(fetcher_factory())
+    result = await polite.fetch(base + "/news/1")
+    assert (result.outcome, result.reason) == ("robots_denied", "robots_txt")
+    assert polite.robots.unreachable(base + "/news/1") is None
