@@ -7,7 +7,9 @@ news, ``shared/data/topics/{tgcontest,ria}.jsonl`` (override the folder with
 NEWSSTREAM_SHARED_DATA). Prints, per pair category, how often the second text is called a
 duplicate of the first; then streams every text through one detector and checks each
 duplicate it reports against the exact shingle containment; then articles per second of
-fingerprint + decide, and state bytes per article. Single process.
+fingerprint + decide, and state bytes per article; then recall per kind of copies made from
+real articles (exact, other template, promo inserts, truncated, edited, revision) and the
+precision of all duplicate decisions in that stream. Single process.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from streams.dedup.quality import (
     exact_containment,
     load_pairs,
 )
+from streams.dedup.variants import KINDS, evaluate_copies, usable_bases
 from streams.stages.clean import content_hash
 
 
@@ -85,6 +88,25 @@ def stream(texts: list[str]) -> None:
     print(f"{len(dups)} duplicates reported, {false} of them with exact containment < 0.4")
 
 
+def print_copies(texts: list[str], limit: int = 400) -> None:
+    """Copies made from real articles (streams/dedup/variants.py): recall per kind, precision."""
+    bases = usable_bases(texts, limit)
+    started = time.perf_counter()
+    report = evaluate_copies(bases)
+    elapsed = time.perf_counter() - started
+    n = len(bases) * (len(KINDS) + 1)
+    print(f"\ncopies of {len(bases)} real articles, {n} texts in one stream ({n / elapsed:,.0f}/s)")
+    print(f"{'kind':<10} {'texts':>5} {'right':>6} {'recall':>7}")
+    for kind, score in report.kinds.items():
+        print(f"{kind:<10} {score.total:>5} {score.right:>6} {score.recall:>7.3f}")
+    b = report.bases
+    print(f"{'base/new':<10} {b.total:>5} {b.right:>6} {b.recall:>7.3f}")
+    print(
+        f"duplicate precision {report.precision:.4f} "
+        f"({report.wrong_duplicates} wrong of {report.duplicates} duplicate decisions)"
+    )
+
+
 def main() -> int:
     root = data_root(Path(__file__).resolve().parents[2] / "shared/data")
     if not (root / "stories").is_dir():
@@ -99,6 +121,7 @@ def main() -> int:
     # Firsts, then unrelated news, then seconds: every pair meets across ~1000 other texts.
     texts = [p.first for p in pairs] + list(background_texts(root)) + [p.second for p in pairs]
     stream(texts)
+    print_copies(list(background_texts(root)))
     return 0
 
 

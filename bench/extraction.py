@@ -1,11 +1,13 @@
 """Main-text extraction: ours vs trafilatura, resiliparse and jusText on the same pages and run.
 
-Usage: .venv/bin/python bench/extraction.py [--limit N] [--only NAME ...]
+Usage: .venv/bin/python bench/extraction.py [--limit N] [--only NAME ...] [--stages]
 
 Reads ``shared/data/extraction/{aeb,daniel-ru}`` (override the folder with
 NEWSSTREAM_SHARED_DATA) and prints F1 / precision / recall (the benchmark's word-4-gram metric,
 ``streams.clean.metric``) and pages per second for each extractor and set. Single process: the
 machine is shared. Every extractor gets the raw bytes and decodes them its own way.
+``--stages`` also times the worker's stage functions, clean (with learned template lines) then
+both dedup steps, over the same pages as RawPage/Article JSON: one worker's ceiling, no broker.
 """
 
 from __future__ import annotations
@@ -27,8 +29,13 @@ from resiliparse.parse.encoding import bytes_to_str, detect_encoding
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from streams.clean.boilerplate import TemplateLines
 from streams.clean.extract import extract
 from streams.clean.metric import Score, aggregate, score_page
+from streams.dedup.detector import Deduplicator
+from streams.records import RawPage, SourceRef
+from streams.stages.clean import CleanStage
+from streams.stages.dedup import DedupContentStage, DedupUrlStage
 
 SETS = ("aeb", "daniel-ru")
 Page = tuple[str, bytes, str]
@@ -84,10 +91,42 @@ def run(name: str, func: Callable[[bytes], str], pages: list[Page]) -> tuple[Sco
     return score, len(pages) / elapsed
 
 
+def stage_throughput(name: str, pages: list[Page]) -> None:
+    clean = CleanStage(TemplateLines({}))
+    url_step = DedupUrlStage(Deduplicator({}, {}, {}, window_s=7 * 86400))
+    content_step = DedupContentStage(Deduplicator({}, {}, {}, window_s=7 * 86400))
+    origin = SourceRef(topic="news.raw", partition=0, offset=0)
+    raws = [
+        RawPage(
+            article_id=f"{i:032x}", url=f"https://{name}.test/{key}", final_url=f"https://{name}.test/{key}",
+            status=200, fetched_at=time.time(), source_id=name, content_type="text/html",
+            body_b64=RawPage.encode_body(raw),
+        ).to_json()
+        for i, (key, raw, _truth) in enumerate(pages)
+    ]  # fmt: skip
+    # Warm-up on a throwaway stage: imports and model loading are not per-page costs.
+    CleanStage()(None, raws[0], origin)
+    start = time.perf_counter()
+    outcomes: dict[str, int] = {}
+    for value in raws:
+        try:
+            article = clean(None, value, origin).emits[0].value
+        except Exception:  # no text: a dead letter in the worker
+            outcomes["dead_letter"] = outcomes.get("dead_letter", 0) + 1
+            continue
+        step = url_step(None, article, origin)
+        if step.outcome != "duplicate":
+            step = content_step(None, step.emits[0].value, origin)
+        outcomes[step.outcome] = outcomes.get(step.outcome, 0) + 1
+    rate = len(raws) / (time.perf_counter() - start)
+    print(f"| {name} | clean + dedup_url + dedup_content | {rate:.0f} pages/s | {outcomes} |")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--limit", type=int, default=None, help="pages per set")
     parser.add_argument("--only", nargs="*", help="extractor names containing these words")
+    parser.add_argument("--stages", action="store_true", help="also time clean + dedup stages")
     args = parser.parse_args()
     if not (data_root() / "extraction").is_dir():
         print(f"shared data not found at {data_root()} (set NEWSSTREAM_SHARED_DATA); nothing to do")
@@ -107,6 +146,10 @@ def main() -> int:
     for set_name, name, s, speed in rows:
         figures = f"{s.f1:.3f} | {s.precision:.3f} | {s.recall:.3f} | {speed:.0f}"
         print(f"| {set_name} | {name} | {figures} |")
+    if args.stages:
+        print("\n| set | stage functions | throughput | outcomes |\n|---|---|---|---|")
+        for set_name in SETS:
+            stage_throughput(set_name, load(set_name, args.limit))
     return 0
 
 

@@ -16,12 +16,13 @@ import faust
 
 from streams.app.output import DurableProducer
 from streams.app.shell import StageShell
+from streams.clean.boilerplate import TemplateLines
+from streams.dedup.detector import Deduplicator
 from streams.kafka.lag import report_lag_forever
 from streams.records import SourceRef
 from streams.settings import Settings
 from streams.stages.base import Stage
 from streams.stages.clean import CleanStage
-from streams.dedup.detector import Deduplicator
 from streams.stages.dedup import DedupContentStage, DedupUrlStage
 from streams.topology import BACKFILL_RAW, CLEAN, DEDUP_CONTENT, RAW, UNIQUE, Topology
 
@@ -65,8 +66,9 @@ def create_app(settings: Settings, topology: Topology, stages: Iterable[str] = S
     app.output = DurableProducer(settings)
     wanted = set(stages)
     if "clean" in wanted:
-        _agent(app, topology, RAW, CleanStage())
-        _agent(app, topology, BACKFILL_RAW, CleanStage(), name="clean-backfill")
+        _agent(app, topology, RAW, _clean_stage(app, topology, RAW))
+        backfill = _clean_stage(app, topology, BACKFILL_RAW)
+        _agent(app, topology, BACKFILL_RAW, backfill, name="clean-backfill")
     if "dedup" in wanted:
         url_step, content_step = _dedup_stages(app, settings, topology)
         _agent(app, topology, CLEAN, url_step)
@@ -85,6 +87,14 @@ def create_app(settings: Settings, topology: Topology, stages: Iterable[str] = S
     app.task(lag_reporter)
 
     return app
+
+
+def _clean_stage(app: NewsApp, topology: Topology, topic: str) -> CleanStage:
+    """Clean with per-source template lines learned into a table co-partitioned with its input
+    (one table per input topic: faust requires the table's partitions to match the source's)."""
+    name = f"clean-template-lines-{topology[topic].name}".replace(".", "-")
+    counts = app.Table(name, default=None, partitions=topology[topic].partitions)
+    return CleanStage(TemplateLines(counts))
 
 
 def _dedup_stages(

@@ -8,7 +8,7 @@ walking the tree again. Python only touches each node once; parsing and pruning 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
@@ -67,6 +67,8 @@ class PageBlocks:
     # Elements whose class/id names a widget; a soft signal, since templates also wrap whole
     # articles in e.g. "widget Blog" or "reachbanner" containers.
     junk: frozenset[int]
+    # Elements marked up as the article body (schema.org ``itemprop="articleBody"``).
+    marked: frozenset[int] = frozenset()
 
 
 def prune(tree: LexborHTMLParser) -> None:
@@ -84,11 +86,12 @@ def prune(tree: LexborHTMLParser) -> None:
 def page_blocks(root: LexborHTMLParser | LexborNode) -> PageBlocks:
     """Blocks of the tree's body (or of one node) in document order."""
     junk = _junk(root)
+    marked = frozenset(n.mem_id for n in root.css('[itemprop="articleBody" i]'))
     if isinstance(root, LexborHTMLParser):
         if root.body is None:
-            return PageBlocks([], {}, {}, junk)
-        return _walk(root.body, junk)
-    return _walk(root, junk)
+            return PageBlocks([], {}, {}, junk, marked)
+        return replace(_walk(root.body, junk), marked=marked)
+    return replace(_walk(root, junk), marked=marked)
 
 
 def _junk(root: LexborHTMLParser | LexborNode) -> frozenset[int]:

@@ -14,7 +14,14 @@ from datetime import UTC, datetime, timedelta
 
 from selectolax.lexbor import LexborHTMLParser
 
-__all__ = ["date_from_html", "date_from_text", "date_from_url", "parse_date", "reconcile"]
+__all__ = [
+    "date_from_html",
+    "date_from_text",
+    "date_from_url",
+    "month_number",
+    "parse_date",
+    "reconcile",
+]
 
 _META_SELECTORS = (
     'meta[property="article:published_time"]',
@@ -115,13 +122,13 @@ def date_from_text(text: str) -> datetime | None:
     2024", "12.03.2024"; a clock time right after it is kept."""
     best: tuple[int, datetime] | None = None
     for match in _DAY_MONTH_YEAR.finditer(text):
-        month = _month(match[2])
+        month = month_number(match[2])
         found = _make(int(match[3]), month, int(match[1])) if month else None
         if found is not None:
             best = _earliest(best, match.start(), _with_clock(found, text, match.end()))
             break
     for match in _MONTH_DAY_YEAR.finditer(text):
-        month = _month(match[1])
+        month = month_number(match[1])
         found = _make(int(match[3]), month, int(match[2])) if month else None
         if found is not None:
             best = _earliest(best, match.start(), _with_clock(found, text, match.end()))
@@ -140,7 +147,7 @@ def _earliest(
     return (position, found) if best is None or position < best[0] else best
 
 
-def _month(word: str) -> int | None:
+def month_number(word: str) -> int | None:
     word = word.lower()
     if word in ("ма", "мая", "май"):
         return 5
@@ -170,12 +177,22 @@ def reconcile(
 ) -> datetime:
     """The publication time to store: the page's own date, else the feed's, else the fetch
     time; a candidate later than the fetch (plus small clock skew) is rejected, and the result
-    is never after ``fetched_at``."""
-    fetched = fetched_at if fetched_at.tzinfo else fetched_at.replace(tzinfo=UTC)
-    for candidate in (page_date, feed_date):
-        if candidate is None:
-            continue
-        aware = candidate if candidate.tzinfo else candidate.replace(tzinfo=UTC)
-        if aware <= fetched + _CLOCK_SKEW:
-            return min(aware, fetched)
+    is never after ``fetched_at``. A page date without a time of day ("12 March 2024") on the
+    feed date's day gives way to the feed date, which carries the time."""
+    fetched = _aware(fetched_at)
+    page = _aware(page_date) if page_date is not None else None
+    feed = _aware(feed_date) if feed_date is not None else None
+    if page is not None and feed is not None and _bare_day(page) and page.date() == feed.date():
+        page = feed
+    for candidate in (page, feed):
+        if candidate is not None and candidate <= fetched + _CLOCK_SKEW:
+            return min(candidate, fetched)
     return fetched
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _bare_day(value: datetime) -> bool:
+    return (value.hour, value.minute, value.second, value.microsecond) == (0, 0, 0, 0)

@@ -26,7 +26,7 @@ _MIN_LETTERS = 12
 @cache
 def _identifier() -> Any:
     # Deferred: unpacking the model takes ~0.3 s, paid only by processes that identify text.
-    from py3langid.langid import (  # type: ignore[import-untyped]
+    from py3langid.langid import (
         MODEL_FILE,
         LanguageIdentifier,
     )

@@ -44,8 +44,12 @@ def extract(ctx: Context, files: tuple[str, ...], url: str | None) -> None:
         data = _read(name)
         page_url = url or f"https://local.invalid/{Path(name).name}"
         page = RawPage(
-            article_id=article_id(canonicalize(page_url)), url=page_url, final_url=page_url,
-            status=200, fetched_at=datetime.now(UTC), source_id="cli",
+            article_id=article_id(canonicalize(page_url)),
+            url=page_url,
+            final_url=page_url,
+            status=200,
+            fetched_at=datetime.now(UTC),
+            source_id="cli",
             content_type="text/html" if _looks_like_html(data) else "text/plain",
             body_b64=RawPage.encode_body(data),
         )

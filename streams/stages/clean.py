@@ -6,6 +6,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 
+from streams.clean.boilerplate import TemplateLines
 from streams.clean.dates import reconcile
 from streams.clean.decode import decode_html
 from streams.clean.extract import extract
@@ -19,6 +20,9 @@ from streams.stages.base import Emit, StageResult
 from streams.topology import CLEAN
 
 _SPACES = re.compile(r"\s+")
+# A plain-text page's first line is its headline only when it reads like one: short, and not
+# a finished sentence (a lead paragraph ends with a full stop and belongs to the text).
+_MAX_TITLE_CHARS = 160
 
 
 def content_hash(text: str) -> str:
@@ -29,12 +33,25 @@ def content_hash(text: str) -> str:
 def _plain_text(raw: RawPage) -> tuple[str, str]:
     decoded = decode_html(raw.body, content_type=raw.content_type)
     lines = [ln.strip() for ln in decoded.text.splitlines() if ln.strip()]
-    title = lines[0] if lines else ""
-    return title, clean_text("\n".join(lines[1:]), None)
+    if lines and len(lines[0]) <= _MAX_TITLE_CHARS and not lines[0].endswith("."):
+        return lines[0], clean_text("\n".join(lines[1:]), None)
+    return raw.feed_title or "", clean_text("\n".join(lines), None)
 
 
-def page_to_article(raw: RawPage, origin: SourceRef | None = None) -> Article:
-    """Turn one fetched page into an Article, or raise ExtractionFailed."""
+def _strip_template(
+    raw: RawPage, origin: SourceRef | None, templates: TemplateLines, text: str
+) -> str:
+    # Counted per input partition: each key's changelog record then lives in one partition.
+    ns = str(origin.partition) if origin is not None else "0"
+    now = raw.fetched_at.timestamp()
+    return templates.learn_and_strip(raw.source_id, raw.article_id, text, now, ns)
+
+
+def page_to_article(
+    raw: RawPage, origin: SourceRef | None = None, templates: TemplateLines | None = None
+) -> Article:
+    """Turn one fetched page into an Article, or raise ExtractionFailed. With ``templates``,
+    lines the page's source repeats on many pages are learned and stripped."""
     if not raw.body_b64:
         raise ExtractionFailed(f"{raw.final_url}: empty body", reason="empty_body")
     if (raw.content_type or "").startswith("text/plain"):
@@ -44,6 +61,8 @@ def page_to_article(raw: RawPage, origin: SourceRef | None = None) -> Article:
         decoded = decode_html(raw.body, content_type=raw.content_type)
         ex = extract(decoded.text, url=raw.final_url)
         title, text = ex.title or raw.feed_title or "", ex.text
+    if templates is not None and text:
+        text = _strip_template(raw, origin, templates, text)
     if not text.strip():
         raise ExtractionFailed(f"{raw.final_url}: no article text found")
     language = (ex.language if ex else None) or detect_language(text) or raw.feed_language
@@ -70,8 +89,9 @@ def page_to_article(raw: RawPage, origin: SourceRef | None = None) -> Article:
 
 @dataclass
 class CleanStage:
+    templates: TemplateLines | None = None
     name: str = "clean"
 
     def __call__(self, key: bytes | None, value: bytes, origin: SourceRef) -> StageResult:
-        article = page_to_article(RawPage.from_json(value), origin)
+        article = page_to_article(RawPage.from_json(value), origin, self.templates)
         return StageResult("ok", [Emit.record(CLEAN, article.article_id, article)])

@@ -74,7 +74,9 @@ class DedupStage:
 
 @dataclass
 class DedupUrlStage:
-    """Step 1 of the stream, keyed by article id: re-fetches and revisions of one URL."""
+    """Step 1 of the stream, keyed by article id: re-fetches and revisions of one URL. Both
+    steps keep each input partition's state under its own key prefix and expire it while
+    handling that partition's events (``Deduplicator.for_partition``)."""
 
     detector: Deduplicator
     name: str = "dedup_url"
@@ -83,10 +85,12 @@ class DedupUrlStage:
         article = Article.from_json(value)
         now = article.fetched_at.timestamp()
         sig = article_signature(article)
-        d = self.detector.check_url(article.article_id, article.content_hash, now)
+        detector = self.detector.for_partition(origin.partition)
+        detector.maybe_expire(now)
+        d = detector.check_url(article.article_id, article.content_hash, now)
         if d.kind == "duplicate":
             return _duplicate(article, d)
-        self.detector.remember_url(article.article_id, article.content_hash, sig, d.revision, now)
+        detector.remember_url(article.article_id, article.content_hash, sig, d.revision, now)
         forward = article.model_copy(update={"revision": d.revision, "fingerprint": sig.to_hex()})
         return StageResult(d.kind, [Emit.record(DEDUP_CONTENT, content_key(article), forward)])
 
@@ -103,9 +107,11 @@ class DedupContentStage:
         now = article.fetched_at.timestamp()
         sig = article_signature(article)
         aid, chash = article.article_id, article.content_hash
+        detector = self.detector.for_partition(origin.partition)
+        detector.maybe_expire(now)
         if article.revision == 0:
-            d = self.detector.match_content(aid, chash, sig, now)
+            d = detector.match_content(aid, chash, sig, now)
             if d.kind == "duplicate":
                 return _duplicate(article, d)
-        self.detector.remember(aid, chash, sig, article.revision, now)
+        detector.remember(aid, chash, sig, article.revision, now)
         return _unique(article, "revision" if article.revision else "new", article.revision)

@@ -51,6 +51,19 @@ def test_reconcile_never_returns_future() -> None:
     assert reconcile(now - timedelta(days=1), None, now) == now - timedelta(days=1)
 
 
+def test_reconcile_takes_the_feed_time_for_a_bare_page_day() -> None:
+    now = datetime(2024, 3, 12, 18, 0, tzinfo=UTC)
+    feed = datetime(2024, 3, 12, 9, 30, tzinfo=UTC)
+    assert reconcile(datetime(2024, 3, 12, tzinfo=UTC), feed, now) == feed
+    # A page date with its own time, or another day, stays the page's.
+    own = datetime(2024, 3, 12, 8, 0, tzinfo=UTC)
+    assert reconcile(own, feed, now) == own
+    assert reconcile(datetime(2024, 3, 11, tzinfo=UTC), feed, now).day == 11
+    # The feed's time is still capped by the fetch time.
+    late_feed = datetime(2024, 3, 12, 23, 0, tzinfo=UTC)
+    assert reconcile(datetime(2024, 3, 12, tzinfo=UTC), late_feed, now) == now
+
+
 @pytest.mark.parametrize(
     ("text", "code"),
     [

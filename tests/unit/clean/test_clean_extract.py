@@ -43,6 +43,42 @@ def test_extracts_article_and_metadata() -> None:
     assert result.extractor == "density"
 
 
+SHORT = "Three people died in a blast at a chemical plant, the agency said on Thursday. " * 4
+
+
+def test_schema_org_article_body_beats_a_longer_comment_rules_box() -> None:
+    rules = "".join(
+        f"<p>Rule {i}: users must write politely and respect the other readers of the site.</p>"
+        for i in range(20)
+    )
+    html = (
+        f"<html><body><div itemprop='articleBody'><p>{SHORT}</p></div>"
+        f"<div class='modal comment_rules'>{rules}</div></body></html>"
+    )
+    text = extract(html).text
+    assert "chemical plant" in text
+    assert "Rule 3" not in text
+
+
+def test_teaser_rows_between_spacer_rows_are_not_the_article() -> None:
+    row = (
+        "<tr><td><a href='/{i}'>{head}</a>"
+        "<p>.</p>Summary of that other story, a sentence or two about what happened there "
+        "yesterday and what the officials said about it afterwards.</td></tr>"
+        "<tr><td><div>.</div></td></tr>"
+    )
+    # One card has a headline too short to count: the spacer rows must not outvote the cards.
+    heads = ["Brief news", *(f"Headline number {i} of another story" for i in range(1, 10))]
+    teasers = "".join(row.format(i=i, head=h) for i, h in enumerate(heads))
+    html = (
+        f"<html><body><div><div><p>{SHORT}</p></div>"
+        f"<div><table><tbody>{teasers}</tbody></table></div></div></body></html>"
+    )
+    text = extract(html).text
+    assert "chemical plant" in text
+    assert "other story" not in text
+
+
 def test_future_date_is_dropped() -> None:
     page = PAGE.replace("2024-03-12T10:00:00Z", "2999-01-01T00:00:00Z")
     assert extract(page).published is None
@@ -69,8 +105,10 @@ def test_huge_page_does_not_raise() -> None:
     assert isinstance(extract(html.encode()), Extracted)
 
 
-# Measured figures (bench/extraction.py) minus a margin: a regression guard, not a speed test.
-THRESHOLDS = {"aeb": 0.91, "daniel-ru": 0.80}
+# The targets, not our own figures minus a margin: at least trafilatura's best published F1 on
+# the English set (0.962, fast=True, shared/data/README.md) and clearly above its 0.771 on the
+# Russian one. Measured 0.977 / 0.871 (bench/extraction.py). Quality only, never speed.
+THRESHOLDS = {"aeb": 0.962, "daniel-ru": 0.85}
 
 
 @pytest.mark.data

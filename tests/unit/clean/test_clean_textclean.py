@@ -47,6 +47,54 @@ def test_sidebar_of_timestamped_headlines_is_removed() -> None:
     assert clean_text(text, "uk") == "Body of the article."
 
 
+@pytest.mark.parametrize(
+    ("marker", "language"),
+    [
+        ("Оставить комментарий *", "ru"),
+        ("Оцените, пожалуйста, статью. Нам важно Ваше мнение.", "ru"),
+        ("Залишити коментар", "uk"),
+        ("Leave a comment", "en"),
+    ],
+)
+def test_comment_forms_and_rating_widgets_end_the_article(marker: str, language: str) -> None:
+    body = f"Перший абзац статті.\n{marker}\nГість: чудова новина\n11:02"
+    assert clean_text(body, language) == "Перший абзац статті."
+
+
+def test_a_sentence_that_only_starts_like_a_marker_is_kept() -> None:
+    line = "Оставить комментарий к законопроекту граждане смогут на портале до конца месяца."
+    assert clean_text(f"Первый абзац.\n{line}", "ru") == f"Первый абзац.\n{line}"
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["October 12, 2017", "11:21 pm CST, Tuesday, November 19, 2019", "8 вересня 2025 р., 17:15"],
+)
+def test_lines_that_are_only_a_date_are_dropped(line: str) -> None:
+    assert clean_text(f"First paragraph.\n{line}\nSecond paragraph.", None) == (
+        "First paragraph.\nSecond paragraph."
+    )
+
+
+@pytest.mark.parametrize("line", ["Martin 12", "NATO 2024", "In May 2024 prices rose."])
+def test_short_lines_with_numbers_that_are_not_dates_stay(line: str) -> None:
+    assert clean_text(f"First paragraph.\n{line}", "en") == f"First paragraph.\n{line}"
+
+
+def test_readers_comment_thread_is_cut() -> None:
+    text = (
+        "Body of the article, first paragraph.\nSecond paragraph.\n"
+        "Piter 6 Января 2012 14:05:28\n0\nGreat news, thanks.\n"
+        "Марина, 06.01.2012 15:58\nI agree with Piter."
+    )
+    assert clean_text(text, "ru") == "Body of the article, first paragraph.\nSecond paragraph."
+
+
+def test_schedule_of_dated_lines_inside_an_article_is_kept() -> None:
+    text = "Fixtures:\nDynamo - Shakhtar 12.03.2024 19:30\nZorya - Dnipro 13.03.2024 17:00\nEnd."
+    assert clean_text(text, "en") == text
+
+
 @pytest.mark.data
 def test_lenta_sample_is_only_the_article(shared: Path) -> None:
     raw = (shared / "samples/lenta-ua-article.txt").read_text("utf-8")

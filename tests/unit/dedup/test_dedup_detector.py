@@ -125,9 +125,11 @@ def test_window_expiry_forgets_old_articles() -> None:
 
 def test_buckets_are_bounded_newest_first_and_values_are_json_lists() -> None:
     by_band: dict[str, list[list[object]]] = {}
-    # A containment above 1 turns near-duplicate matching off, so every variant is kept and
-    # the variants (one text plus a unique tail) pile up in the same buckets.
-    d = Deduplicator({}, {}, by_band, window_s=1e9, min_containment=1.1, max_per_band=4)
+    # Containment thresholds above 1 turn near-duplicate matching off, so every variant is kept
+    # and the variants (one text plus a unique tail) pile up in the same buckets.
+    d = Deduplicator(
+        {}, {}, by_band, window_s=1e9, min_containment=1.1, min_covered=1.1, max_per_band=4
+    )
     for i in range(10):
         decide(d, f"{i:032x}", f"{UNRELATED} item number {i} of the series", float(i))
     assert by_band
@@ -162,3 +164,25 @@ def test_stage_emits_duplicate_event_for_a_reprint() -> None:
     first = stage(None, make_article(WIRE, article_id="a" * 32).to_json(), origin)
     copy = stage(None, make_article(reprint(), article_id="b" * 32).to_json(), origin)
     assert (first.outcome, copy.outcome) == ("new", "duplicate")
+
+
+def test_copy_wrapped_in_a_little_chrome_is_a_duplicate_but_a_grown_report_is_new() -> None:
+    d = detector()
+    decide(d, "a" * 32, WIRE, 0.0)
+    chrome = "Home | World | Politics | Sport\n" + WIRE + "\nRelated stories\nContact us | Privacy"
+    wrapped = decide(d, "b" * 32, chrome, 1.0)
+    assert (wrapped.kind, wrapped.reason) == ("duplicate", "near_duplicate")
+    # The same text followed by as much new reporting again adds a story's worth of text.
+    grown = decide(d, "c" * 32, WIRE + " " + UNRELATED + " " + WRITE_UP, 2.0)
+    assert grown.kind == "new"
+
+
+def test_copy_of_a_revised_urls_first_version_still_points_at_that_url() -> None:
+    d = detector()
+    decide(d, "a" * 32, WIRE, 0.0)
+    revised = WIRE.replace("The deputy mayor", "Update: the contract was signed. The deputy mayor")
+    revised = revised[: len(revised) // 2] + " " + UNRELATED
+    assert decide(d, "a" * 32, revised, 1.0).kind == "revision"
+    late_copy = decide(d, "b" * 32, reprint(), 2.0)
+    assert (late_copy.kind, late_copy.duplicate_of) == ("duplicate", "a" * 32)
+    json.dumps(d.by_id)  # the kept first version is plain JSON too
