@@ -197,6 +197,10 @@ async def _describe_cluster(bootstrap: str, timeout_s: float) -> dict[str, Any]:
     try:
         await asyncio.wait_for(admin.start(), timeout_s)
         result: dict[str, Any] = await asyncio.wait_for(admin.describe_cluster(), timeout_s)
+        # A fresh broker answers metadata before __consumer_offsets exists; consumer groups
+        # started then log GroupCoordinatorNotAvailable errors until it does. Asking for a
+        # coordinator creates the topic, and "answering" waits until a group can be served.
+        await asyncio.wait_for(admin.find_coordinator("newsstream-probe"), timeout_s)
         return result
     finally:
         await admin.close()
@@ -213,7 +217,7 @@ def _run_coroutine(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
 
 
 def answers_metadata(host: str, port: int, timeout_s: float = 5.0) -> bool:
-    """True when a Kafka broker on (host, port) answers a metadata request with itself in it."""
+    """True when a broker on (host, port) answers metadata with itself in it and serves groups."""
     if not accepts_connections(host, port, timeout_s):
         return False  # avoids aiokafka's error logging for a plainly closed port
     bootstrap = f"{host}:{port}"
