@@ -1,7 +1,9 @@
 """Prometheus metrics of every newsstream process; names read like paths.
 
 Every outcome a record can have is a label value of ``newsstream_records_total``, so the sum
-over outcomes of a stage equals its input: nothing disappears without a counter. Dashboards
+over outcomes of a stage equals its input: nothing disappears without a counter. Labels are
+bounded: stages, outcomes, reasons, desk topics, language buckets and configured source ids,
+never URLs. docs/metrics.md lists every metric and what it answers. Dashboards
 (deploy/grafana) and alert rules (deploy/prometheus) use exactly these names; a test checks it.
 """
 
@@ -19,9 +21,9 @@ from prometheus_client import (
     generate_latest,
 )
 
-RECORDS = Counter(
-    "newsstream_records", "Records leaving a stage, by outcome", ["stage", "outcome"]
-)
+from streams.health import HEALTH
+
+RECORDS = Counter("newsstream_records", "Records leaving a stage, by outcome", ["stage", "outcome"])
 DEAD_LETTERS = Counter(
     "newsstream_dead_letters", "Records sent to news.dlq, by stage and reason", ["stage", "reason"]
 )
@@ -33,7 +35,8 @@ STAGE_SECONDS = Histogram(
 )
 END_TO_END = Histogram(
     "newsstream_end_to_end_latency_seconds",
-    "From fetch to durable storage in PostgreSQL",
+    "From fetch to durable storage in PostgreSQL, per source",
+    ["source"],
     buckets=(0.05, 0.1, 0.25, 0.5, 0.75, 1, 2, 5, 10, 30, 60, 300),
 )
 FETCHES = Counter("newsstream_fetch", "Fetch attempts by outcome", ["outcome"])
@@ -84,54 +87,100 @@ REPLAYED = Counter(
     "newsstream_replay_pages", "Saved pages read by `newsstream replay`, by outcome", ["outcome"]
 )
 
-METRIC_NAMES = frozenset(
-    {
-        "newsstream_records_total",
-        "newsstream_dead_letters_total",
-        "newsstream_stage_duration_seconds",
-        "newsstream_end_to_end_latency_seconds",
-        "newsstream_fetch_total",
-        "newsstream_fetch_blocked_total",
-        "newsstream_fetch_bytes_total",
-        "newsstream_fetch_duration_seconds",
-        "newsstream_sink_writes_total",
-        "newsstream_articles_routed_total",
-        "newsstream_consumer_lag",
-        "newsstream_last_record_timestamp_seconds",
-        "newsstream_source_freshness_seconds",
-        "newsstream_fetch_status_total",
-        "newsstream_fetch_retries_total",
-        "newsstream_host_pauses_total",
-        "newsstream_crawl_items_total",
-        "newsstream_source_failures_total",
-        "newsstream_source_dead",
-        "newsstream_source_poll_interval_seconds",
-        "newsstream_replay_pages_total",
-    }
+# --- Storage (the sink); counted when a row is written, so replays never count twice -------
+SINK_BATCH_SIZE = Histogram(
+    "newsstream_sink_batch_size",
+    "Records per PostgreSQL transaction",
+    buckets=(1, 5, 10, 25, 50, 100, 250, 500, 1000),
 )
+SINK_WRITE_SECONDS = Histogram(
+    "newsstream_sink_write_duration_seconds",
+    "One batch transaction in PostgreSQL, from BEGIN to durable COMMIT",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10),
+)
+SINK_UP = Gauge("newsstream_sink_database_up", "1 while the sink holds a working connection")
+ARTICLES_STORED = Counter(
+    "newsstream_articles_stored",
+    "New or revised articles stored, per desk topic (none: no topic) and language bucket",
+    ["topic", "language"],
+)
+ARTICLES_BY_LANGUAGE = Counter(
+    "newsstream_articles_stored_by_language",
+    "New or revised articles stored, once each, by language bucket",
+    ["language"],
+)
+DUPLICATES = Counter(
+    "newsstream_duplicates", "Duplicate events stored, by kind (dedup reason)", ["kind"]
+)
+EXTRACTION = Counter(
+    "newsstream_extraction",
+    "Stored articles by metadata completeness (empty text never gets here: it is the "
+    "no_content dead letter of the clean stage)",
+    ["outcome"],
+)
+CLASSIFIER_CONFIDENCE = Histogram(
+    "newsstream_classifier_confidence",
+    "Score of each topic the classifier assigned, at storage",
+    ["topic"],
+    buckets=(0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0),
+)
+FRESHNESS = Histogram(
+    "newsstream_publication_to_storage_seconds",
+    "Per source: from the article's publication time to its durable storage",
+    ["source"],
+    buckets=(30, 60, 120, 300, 600, 1800, 3600, 3 * 3600, 6 * 3600, 24 * 3600, 7 * 24 * 3600),
+)
+SOURCE_LAST_STORED = Gauge(
+    "newsstream_source_last_stored_timestamp_seconds",
+    "Unix time the last new or revised article of a source was stored",
+    ["source"],
+)
+
+# Language label values: the pipeline's languages plus a few neighbours; anything else is
+# "other" so a misdetection can never mint a new series.
+LANGUAGE_LABELS = frozenset({"uk", "ru", "en", "pl", "de", "fr", "be", "ro"})
+
+
+def language_label(language: str | None) -> str:
+    if not language:
+        return "unknown"
+    return language if language in LANGUAGE_LABELS else "other"
+
+
+def _send(handler: BaseHTTPRequestHandler, code: int, body: bytes, ctype: str) -> None:
+    handler.send_response(code)
+    handler.send_header("Content-Type", ctype)
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)
 
 
 class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
-        if self.path.startswith("/metrics"):
-            body, ctype = generate_latest(REGISTRY), CONTENT_TYPE_LATEST
-        elif self.path.startswith("/healthz"):
-            body, ctype = b"ok\n", "text/plain"
+        path = self.path.split("?", 1)[0]
+        if path == "/metrics":
+            _send(self, 200, generate_latest(REGISTRY), CONTENT_TYPE_LATEST)
+            return
+        if path in ("/healthz", "/livez"):
+            ok, lines = HEALTH.liveness()
+        elif path == "/readyz":
+            ok, lines = HEALTH.readiness()
         else:
             self.send_error(404)
             return
-        self.send_response(200)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        text = "\n".join(["ok" if ok else "failing", *lines]) + "\n"
+        _send(self, 200 if ok else 503, text.encode(), "text/plain; charset=utf-8")
 
     def log_message(self, format: str, *args: object) -> None:
-        """Scrapes every 15 s would drown the logs."""
+        """Scrapes every 15 s and probes every few seconds would drown the logs."""
 
 
-def serve_metrics(host: str, port: int) -> ThreadingHTTPServer:
-    """Serve /metrics and /healthz from a daemon thread; port 0 picks a free one."""
+def serve_metrics(host: str, port: int, pending: tuple[str, ...] = ()) -> ThreadingHTTPServer:
+    """Serve /metrics, /healthz (liveness) and /readyz (readiness) from a daemon thread;
+    port 0 picks a free one. ``pending`` components are not ready until they say so, so a
+    probe that comes before they start cannot see a process with nothing registered as ready."""
+    for component in pending:
+        HEALTH.set_ready(component, False, "starting")
     server = ThreadingHTTPServer((host, port), _Handler)
     threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
     return server

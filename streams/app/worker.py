@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable
+from typing import Any
 
 import faust
 
 from streams.app.faust_app import create_app
+from streams.health import HEALTH, heartbeat_forever
 from streams.kafka.admin import check_topics
 from streams.metrics import serve_metrics
 from streams.settings import Settings
@@ -20,10 +22,27 @@ log = logging.getLogger(__name__)
 def run_worker(settings: Settings, topology: Topology, stages: Iterable[str]) -> None:
     """Run until SIGINT/SIGTERM. Refuses to start (TopologyError) on mismatched topics."""
     asyncio.run(check_topics(settings.bootstrap(), topology, create=True))
-    server = serve_metrics(settings.metrics_host, settings.metrics_port)
+    server = serve_metrics(settings.metrics_host, settings.metrics_port, pending=("worker",))
     log.info("metrics on http://%s:%d/metrics", *server.server_address[:2])
     # asyncio.run() above leaves no current loop; faust expects one to exist.
     asyncio.set_event_loop(asyncio.new_event_loop())
     app = create_app(settings, topology, stages)
+    _report_health(app)
     worker = faust.Worker(app, loglevel=settings.log_level, redirect_stdouts=False)
     worker.execute_from_commandline()
+
+
+def _report_health(app: faust.App) -> None:
+    """/readyz: ready once the group has assigned this worker its partitions (none is fine: an
+    idle standby is healthy). /healthz: a task on the worker's loop keeps beating."""
+    HEALTH.set_ready("worker", False, "joining the consumer group")
+
+    def assigned(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        tps = kwargs.get("assigned", args[0] if args else ())
+        HEALTH.set_ready("worker", True, f"{len(tps)} partitions assigned")
+
+    async def beat() -> None:
+        await heartbeat_forever("worker")
+
+    app.on_partitions_assigned.connect(assigned)
+    app.task(beat)

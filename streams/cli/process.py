@@ -58,7 +58,7 @@ def sink(ctx: Context) -> None:
     from streams.sinks.runner import run_sink
 
     s = ctx.settings
-    serve_metrics(s.metrics_host, s.metrics_port)
+    serve_metrics(s.metrics_host, s.metrics_port, pending=("sink",))
 
     async def go(dsn: str) -> None:
         await run_sink(s, dsn, _stop_event())
@@ -85,7 +85,13 @@ def crawl(ctx: Context, demo: bool, once: bool) -> None:
     serve_metrics(s.metrics_host, s.metrics_port)
 
     async def go() -> None:
-        await run_crawler(s, demo=demo, once=once, stop=_stop_event())
+        from streams.health import heartbeat_forever
+
+        beat = asyncio.create_task(heartbeat_forever("crawl"))  # /healthz: the loop turns
+        try:
+            await run_crawler(s, demo=demo, once=once, stop=_stop_event())
+        finally:
+            beat.cancel()
 
     asyncio.run(go())
 

@@ -1,129 +1,228 @@
 """`newsstream sink`: consume news.articles and news.duplicates into PostgreSQL.
 
-Commit order per batch: write the batch in one transaction, commit it, then commit the Kafka
-offsets. A crash between the two replays the batch, which the idempotent upserts absorb.
-A record that cannot be parsed is dead-lettered (published and acked) before its offset is
-committed, so it is never lost and never blocks the partition.
+Commit order per batch: dead-letter what cannot be parsed (acked by Kafka), write the rest in
+one PostgreSQL transaction, and only after its COMMIT commit the Kafka offsets. A crash between
+the two replays the batch, which the idempotent upserts absorb.
+
+PostgreSQL down: the batch in hand is kept and retried with backoff (0.5 s doubling to 30 s)
+while the partitions are paused, so the consumer stays in its group without reading ahead;
+nothing is committed meanwhile. When the database is back the same batch is written and the
+stream resumes where it stopped: nothing lost, nothing written twice.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import TypeAlias
 
-import psycopg
+import asyncpg
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from aiokafka.errors import KafkaError
 
 from streams.app.output import DurableProducer
 from streams.app.shell import dead_letter
 from streams.errors import MalformedRecord
+from streams.health import HEALTH
 from streams.kafka.clients import make_consumer
 from streams.kafka.lag import report_lag_forever
-from streams.metrics import DEAD_LETTERS, END_TO_END, LAST_RECORD, RECORDS, SINK_WRITES
+from streams.metrics import (
+    DEAD_LETTERS,
+    LAST_RECORD,
+    RECORDS,
+    SINK_UP,
+    SINK_WRITE_SECONDS,
+    SINK_WRITES,
+)
 from streams.records import ClassifiedArticle, DuplicateEvent, SourceRef
 from streams.settings import Settings
-from streams.sinks.postgres import ensure_schema, insert_duplicates, upsert_articles
+from streams.sinks.observe import observe_batch
+from streams.sinks.postgres import TRANSIENT_ERRORS, BatchResult, connect, write_batch
 from streams.stages.base import Emit
 from streams.topology import ARTICLES, DUPLICATES
 
 log = logging.getLogger(__name__)
 STAGE = "sink"
+MAX_BACKOFF_S = 30.0
+Message: TypeAlias = ConsumerRecord[bytes, bytes]
 
 
-def _origin(msg: ConsumerRecord[bytes, bytes]) -> SourceRef:
+def _origin(msg: Message) -> SourceRef:
     return SourceRef(topic=msg.topic, partition=msg.partition, offset=msg.offset)
 
 
-def _parse(
-    batch: list[ConsumerRecord[bytes, bytes]],
-) -> tuple[list[ClassifiedArticle], list[DuplicateEvent], list[Emit]]:
-    articles: list[ClassifiedArticle] = []
-    dups: list[DuplicateEvent] = []
-    dead: list[Emit] = []
-    for msg in batch:
+def _letter(msg: Message, reason: str, error: str) -> Emit:
+    DEAD_LETTERS.labels(STAGE, reason).inc()
+    RECORDS.labels(STAGE, "dead_letter").inc()
+    return dead_letter(STAGE, reason, error, msg.key, msg.value or b"", _origin(msg))
+
+
+class Batch:
+    """One poll's records, parsed; each record remembers its message for dead-lettering."""
+
+    def __init__(self, messages: list[Message]) -> None:
+        self.articles: list[tuple[Message, ClassifiedArticle]] = []
+        self.duplicates: list[tuple[Message, DuplicateEvent]] = []
+        self.dead: list[Emit] = []
+        for msg in messages:
+            try:
+                if msg.topic == ARTICLES:
+                    self.articles.append((msg, ClassifiedArticle.from_json(msg.value or b"")))
+                else:
+                    self.duplicates.append((msg, DuplicateEvent.from_json(msg.value or b"")))
+            except MalformedRecord as exc:
+                self.dead.append(_letter(msg, exc.reason, str(exc)))
+
+    def __len__(self) -> int:
+        return len(self.articles) + len(self.duplicates)
+
+
+class Sink:
+    def __init__(self, settings: Settings, dsn: str, stop: asyncio.Event) -> None:
+        self.settings = settings
+        self.dsn = dsn
+        self.stop = stop
+        self.group = f"{settings.consumer_group}-sink"
+        self.consumer: AIOKafkaConsumer = make_consumer(
+            settings, ARTICLES, DUPLICATES, group=self.group
+        )
+        self.output = DurableProducer(settings)
+        self.conn: asyncpg.Connection | None = None
+
+    async def run(self, batch_max: int = 500) -> None:
+        await self.consumer.start()
+        lag = asyncio.create_task(
+            report_lag_forever(self.settings.bootstrap(), self.group, [ARTICLES, DUPLICATES])
+        )
         try:
-            if msg.topic == ARTICLES:
-                articles.append(ClassifiedArticle.from_json(msg.value or b""))
-            else:
-                dups.append(DuplicateEvent.from_json(msg.value or b""))
-        except MalformedRecord as exc:
-            dead.append(
-                dead_letter(STAGE, exc.reason, str(exc), msg.key, msg.value or b"", _origin(msg))
-            )
-            DEAD_LETTERS.labels(STAGE, exc.reason).inc()
-            RECORDS.labels(STAGE, "dead_letter").inc()
-    return articles, dups, dead
+            await self._connect_early()
+            while not self.stop.is_set():
+                HEALTH.beat(STAGE)
+                polled = await self.consumer.getmany(timeout_ms=500, max_records=batch_max)
+                messages = [m for msgs in polled.values() for m in msgs]
+                if messages and await self._handle(Batch(messages)):
+                    await self._commit()
+        finally:
+            lag.cancel()
+            await self._close()
+            await self.consumer.stop()
+            await self.output.stop()
+            HEALTH.forget(STAGE)
 
+    async def _commit(self) -> None:
+        try:
+            await self.consumer.commit()
+        except KafkaError as exc:
+            # A rebalance took partitions away mid-batch: their new owner re-reads from the
+            # last commit and the upserts absorb the repeat; nothing is lost.
+            log.warning("offset commit failed (%s); the batch will be re-read idempotently", exc)
 
-async def write_batch(
-    conn: psycopg.AsyncConnection[tuple[Any, ...]],
-    articles: list[ClassifiedArticle],
-    dups: list[DuplicateEvent],
-) -> None:
-    async with conn.transaction():
-        art_results = await upsert_articles(conn, articles)
-        dup_results = await insert_duplicates(conn, dups)
-    now = datetime.now(UTC)
-    for art, result in zip(articles, art_results, strict=True):
-        SINK_WRITES.labels("articles", result).inc()
-        RECORDS.labels(STAGE, result).inc()
-        if result != "unchanged":
-            END_TO_END.observe(max(0.0, (now - art.fetched_at).total_seconds()))
-    for result in dup_results:
-        SINK_WRITES.labels("duplicates", result).inc()
-        RECORDS.labels(STAGE, f"duplicate_{result}").inc()
-    LAST_RECORD.labels(STAGE).set(time.time())
+    async def _handle(self, batch: Batch) -> bool:
+        """Make the batch durable; False if stopped before it was (nothing to commit)."""
+        if batch.dead:
+            await self.output.send_all(batch.dead, stage=STAGE)
+        if not len(batch):
+            return True
+        result = await self._write_until_durable(batch)
+        if result is None:
+            return False
+        observe_batch(result, datetime.now(UTC))
+        LAST_RECORD.labels(STAGE).set(time.time())
+        return True
+
+    async def _write_until_durable(self, batch: Batch) -> BatchResult | None:
+        backoff = 0.5
+        articles = [a for _, a in batch.articles]
+        dups = [d for _, d in batch.duplicates]
+        while not self.stop.is_set():
+            try:
+                conn = await self._connection()
+                started = time.perf_counter()
+                result = await write_batch(conn, articles, dups)
+                SINK_WRITE_SECONDS.observe(time.perf_counter() - started)
+                return result
+            except TRANSIENT_ERRORS as exc:
+                await self._lost_database(exc, backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF_S)
+            except asyncpg.PostgresError as exc:
+                # The data, not the database: find the records PostgreSQL refuses, one by one.
+                log.warning("batch refused by PostgreSQL (%s); writing record by record", exc)
+                return await self._write_one_by_one(batch)
+        return None
+
+    async def _connect_early(self) -> None:
+        """Migrate and report ready before the first record; an unreachable database is
+        retried when the first batch needs it."""
+        try:
+            await self._connection()
+        except TRANSIENT_ERRORS as exc:
+            SINK_UP.set(0)
+            HEALTH.set_ready(STAGE, False, f"PostgreSQL unavailable: {type(exc).__name__}")
+            log.error("PostgreSQL unavailable at start (%s); will retry", exc)
+
+    async def _connection(self) -> asyncpg.Connection:
+        if self.conn is None or self.conn.is_closed():
+            self.conn = await connect(self.dsn)
+            SINK_UP.set(1)
+            HEALTH.set_ready(STAGE, True, "connected to PostgreSQL")
+            self.consumer.resume(*self.consumer.assignment())
+        return self.conn
+
+    async def _lost_database(self, exc: BaseException, backoff: float) -> None:
+        SINK_UP.set(0)
+        SINK_WRITES.labels("articles", "error").inc()
+        HEALTH.set_ready(STAGE, False, f"PostgreSQL unavailable: {type(exc).__name__}")
+        log.error("PostgreSQL unavailable (%s); retrying the batch in %.1fs", exc, backoff)
+        await self._close()
+        # Paused partitions return nothing, but polling keeps the consumer in its group
+        # (max.poll.interval) during a long outage; the batch in hand is all we need.
+        self.consumer.pause(*self.consumer.assignment())
+        deadline = time.monotonic() + backoff
+        while time.monotonic() < deadline and not self.stop.is_set():
+            HEALTH.beat(STAGE)
+            polled = await self.consumer.getmany(timeout_ms=min(500, int(backoff * 1000)))
+            for tp, msgs in polled.items():
+                # Only a partition assigned by a rebalance during the outage is unpaused: put
+                # it back, so the next commit cannot pass records that were never written.
+                self.consumer.seek(tp, msgs[0].offset)
+                self.consumer.pause(tp)
+
+    async def _write_one_by_one(self, batch: Batch) -> BatchResult | None:
+        result, dead = BatchResult(), []
+        pairs: list[tuple[Message, ClassifiedArticle | DuplicateEvent]] = [
+            *batch.articles,
+            *batch.duplicates,
+        ]
+        for msg, record in pairs:
+            arts = [record] if isinstance(record, ClassifiedArticle) else []
+            dups = [record] if isinstance(record, DuplicateEvent) else []
+            try:
+                one = await write_batch(await self._connection(), arts, dups)
+            except TRANSIENT_ERRORS:
+                return None if self.stop.is_set() else await self._write_until_durable(batch)
+            except asyncpg.PostgresError as exc:
+                SINK_WRITES.labels("articles" if arts else "duplicates", "rejected").inc()
+                dead.append(_letter(msg, "storage_rejected", f"{type(exc).__name__}: {exc}"))
+                continue
+            result.articles += one.articles
+            result.duplicates += one.duplicates
+        if dead:
+            await self.output.send_all(dead, stage=STAGE)
+        return result
+
+    async def _close(self) -> None:
+        conn, self.conn = self.conn, None
+        if conn is not None and not conn.is_closed():
+            with contextlib.suppress(Exception):  # a broken connection cannot close politely
+                await asyncio.wait_for(conn.close(), 5)
+            if not conn.is_closed():
+                conn.terminate()
 
 
 async def run_sink(settings: Settings, dsn: str, stop: asyncio.Event | None = None) -> None:
-    """Consume until ``stop``; a lost database connection is retried with backoff (offsets
-    are not committed meanwhile, so the batch is written once the database is back)."""
-    stop = stop or asyncio.Event()
-    group = f"{settings.consumer_group}-sink"
-    output = DurableProducer(settings)
-    consumer = make_consumer(settings, ARTICLES, DUPLICATES, group=group)
-    await consumer.start()
-    lag_task = asyncio.create_task(
-        report_lag_forever(settings.bootstrap(), group, [ARTICLES, DUPLICATES])
-    )
-    try:
-        backoff = 0.5
-        while not stop.is_set():
-            try:
-                await _consume(settings, dsn, consumer, output, stop)
-            except psycopg.OperationalError as exc:
-                RECORDS.labels(STAGE, "db_retry").inc()
-                SINK_WRITES.labels("articles", "error").inc()
-                log.error("PostgreSQL unavailable (%s); retrying in %.1fs", exc, backoff)
-                # The failed batch was read but not committed: read it again after reconnecting.
-                await consumer.seek_to_committed()
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 30.0)
-    finally:
-        lag_task.cancel()
-        await consumer.stop()
-        await output.stop()
-
-
-async def _consume(
-    settings: Settings,
-    dsn: str,
-    consumer: AIOKafkaConsumer,
-    output: DurableProducer,
-    stop: asyncio.Event,
-) -> None:
-    async with await psycopg.AsyncConnection.connect(dsn) as conn:
-        await ensure_schema(conn)
-        while not stop.is_set():
-            polled = await consumer.getmany(timeout_ms=500, max_records=500)
-            batch = [m for msgs in polled.values() for m in msgs]
-            if not batch:
-                continue
-            articles, dups, dead = _parse(batch)
-            if dead:
-                await output.send_all(dead, stage=STAGE)
-            await write_batch(conn, articles, dups)
-            await consumer.commit()
+    """Consume until ``stop`` is set (SIGTERM in the CLI)."""
+    HEALTH.set_ready(STAGE, False, "not connected yet")
+    await Sink(settings, dsn, stop or asyncio.Event()).run()

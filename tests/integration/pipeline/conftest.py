@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import subprocess
 import sys
@@ -63,6 +64,7 @@ def spawn(stream_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) 
         proc = subprocess.Popen(
             [sys.executable, "-m", "streams", *args], env=env, stdout=log, stderr=subprocess.STDOUT
         )
+        log.close()  # the child holds its own descriptor; ours would leak (a ResourceWarning)
         proc.metrics_port = port  # type: ignore[attr-defined]
         proc.log_path = Path(log.name)  # type: ignore[attr-defined]
         procs.append(proc)
@@ -86,13 +88,17 @@ def wait_for(
     import orjson
 
     async def go() -> Any:
-        async for rec in read_topic(settings, topic, follow=True, idle_timeout_s=timeout_s):
-            try:
-                data = orjson.loads(rec.value or b"null")
-            except orjson.JSONDecodeError:
-                continue
-            if match(data):
-                return data
+        # aclosing: returning from inside the loop must stop the reader's consumer now, not
+        # when the generator is collected after the loop closed (a ResourceWarning then).
+        reader = read_topic(settings, topic, follow=True, idle_timeout_s=timeout_s)
+        async with contextlib.aclosing(reader) as records:
+            async for rec in records:
+                try:
+                    data = orjson.loads(rec.value or b"null")
+                except orjson.JSONDecodeError:
+                    continue
+                if match(data):
+                    return data
         return None
 
     started = time.monotonic()

@@ -28,13 +28,15 @@ DOCKERIGNORE = ROOT / ".dockerignore"
 PROM_DIR = ROOT / "deploy" / "prometheus"
 GRAFANA_DIR = ROOT / "deploy" / "grafana"
 DASHBOARD = GRAFANA_DIR / "dashboards" / "newsstream.json"
+# Pipeline overview (the home dashboard), per-source health, content.
+DASHBOARDS = sorted((GRAFANA_DIR / "dashboards").glob("*.json"))
 K8S_DIR = ROOT / "deploy" / "k8s"
 RUNBOOK = ROOT / "docs" / "runbook.md"
 
 # Subcommands of the `newsstream` CLI (streams.cli). Every command a deployment file or the
 # runbook tells someone to run must be one of these.
 KNOWN_COMMANDS = frozenset(
-    {"worker", "crawl", "sink", "topics", "run", "kafka", "tail", "dlq", "config"}
+    {"worker", "crawl", "sink", "topics", "run", "kafka", "tail", "dlq", "config", "articles"}
 )
 
 # Subcommands of the CLI's command groups; a bare group only prints its help.
@@ -43,6 +45,7 @@ KNOWN_SUBCOMMANDS: dict[str, frozenset[str]] = {
     "dlq": frozenset({"list", "replay"}),
     "kafka": frozenset({"up", "down", "status", "fetch"}),
     "config": frozenset({"show"}),
+    "articles": frozenset({"search", "show"}),
 }
 
 
@@ -92,6 +95,8 @@ REQUIRED_ALERTS = frozenset(
         "NewsstreamDeadLettersHigh",
         "NewsstreamStageStalled",
         "NewsstreamConsumerLagHigh",
+        "NewsstreamConsumerLagGrowing",
+        "NewsstreamSourceStale",
         "NewsstreamSinkWriteErrors",
         "NewsstreamFetchFailuresHigh",
         "NewsstreamEndToEndLatencyHigh",
@@ -153,9 +158,17 @@ def alert_rules() -> list[dict[str, Any]]:
     return [rule for group in data["groups"] for rule in group["rules"] if "alert" in rule]
 
 
+@pytest.fixture(scope="module", params=DASHBOARDS, ids=lambda p: p.name)
+def dashboard(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """Each dashboard in turn: every one must use the provisioned datasource and valid PromQL."""
+    data: dict[str, Any] = json.loads(request.param.read_text(encoding="utf-8"))
+    return data
+
+
 @pytest.fixture(scope="module")
-def dashboard() -> dict[str, Any]:
-    return json.loads(DASHBOARD.read_text(encoding="utf-8"))
+def overview() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(DASHBOARD.read_text(encoding="utf-8"))
+    return data
 
 
 def _dashboard_panels(dashboard: dict[str, Any]) -> Iterator[dict[str, Any]]:
@@ -562,8 +575,9 @@ def test_runbook_commands_exist() -> None:
         _check_command(argv, "docs/runbook.md")
 
 
-def test_runbook_panels_exist(dashboard: dict[str, Any]) -> None:
-    titles = {panel["title"] for panel in _dashboard_panels(dashboard)}
+def test_runbook_panels_exist() -> None:
+    boards = [json.loads(p.read_text(encoding="utf-8")) for p in DASHBOARDS]
+    titles = {panel["title"] for board in boards for panel in _dashboard_panels(board)}
     referenced = set(re.findall(r'[Pp]anel "([^"]+)"', RUNBOOK.read_text(encoding="utf-8")))
     assert referenced, "runbook should point at dashboard panels"
     assert referenced <= titles, f"runbook names missing panels: {referenced - titles}"
@@ -597,7 +611,19 @@ def test_grafana_datasource_matches_dashboard(dashboard: dict[str, Any]) -> None
             assert target["datasource"]["uid"] == datasource["uid"], panel["title"]
 
 
-def test_grafana_dashboard_is_complete(dashboard: dict[str, Any]) -> None:
+def test_grafana_dashboards_are_distinct_and_known(dashboard: dict[str, Any]) -> None:
+    assert {p.name for p in DASHBOARDS} == {"newsstream.json", "sources.json", "content.json"}
+    uids = [json.loads(p.read_text(encoding="utf-8"))["uid"] for p in DASHBOARDS]
+    assert len(set(uids)) == len(uids)
+    panels = list(_dashboard_panels(dashboard))
+    ids = [panel["id"] for panel in panels]
+    assert len(ids) == len(set(ids)), f"{dashboard['title']}: panel ids must be unique"
+    exprs = " ".join(t["expr"] for p in panels for t in p.get("targets", []))
+    assert not _unknown_metrics(exprs), _unknown_metrics(exprs)
+
+
+def test_grafana_dashboard_is_complete(overview: dict[str, Any]) -> None:
+    dashboard = overview
     panels = list(_dashboard_panels(dashboard))
     ids = [panel["id"] for panel in panels]
     assert len(ids) == len(set(ids)), "panel ids must be unique"

@@ -1,0 +1,84 @@
+"""Read side of the articles table: the filters behind ``newsstream articles search``.
+
+The SQL is built from fixed fragments with numbered parameters only, never from user text.
+A text query is matched with the configuration of each article's language; without
+``--language`` the three configurations the pipeline uses are tried together, each of which
+can use the GIN index on ``search``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from streams.sinks.rows import text_config
+
+SEARCH_CONFIGS = ("english", "russian", "simple")
+_SELECT = (
+    "SELECT article_id, revision, revision_count, source_id, language, topics, iptc,"
+    " published, fetched_at, stored_at, title, url FROM articles"
+)
+
+
+@dataclass(frozen=True)
+class ArticleQuery:
+    text: str | None = None
+    topic: str | None = None
+    iptc: str | None = None
+    source: str | None = None
+    language: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    limit: int = 20
+
+
+def _text_clause(q: ArticleQuery, param: str) -> str:
+    configs = [text_config(q.language)] if q.language else list(SEARCH_CONFIGS)
+    parts = [f"search @@ websearch_to_tsquery('{c}', {param})" for c in configs]
+    return "(" + " OR ".join(parts) + ")"
+
+
+def build_search(q: ArticleQuery) -> tuple[str, list[Any]]:
+    """SQL and parameters for ``q``; newest publication first (fetch time when undated)."""
+    where: list[str] = []
+    params: list[Any] = []
+
+    def param(value: Any) -> str:
+        params.append(value)
+        return f"${len(params)}"
+
+    if q.text:
+        where.append(_text_clause(q, param(q.text)))
+    if q.topic:
+        where.append(f"topics @> ARRAY[{param(q.topic)}]::text[]")
+    if q.iptc:
+        where.append(f"iptc @> ARRAY[{param(q.iptc)}]::text[]")
+    if q.source:
+        where.append(f"source_id = {param(q.source)}")
+    if q.language:
+        where.append(f"language = {param(q.language)}")
+    if q.since:
+        where.append(f"coalesce(published, fetched_at) >= {param(q.since)}")
+    if q.until:
+        where.append(f"coalesce(published, fetched_at) < {param(q.until)}")
+    clauses = " WHERE " + " AND ".join(where) if where else ""
+    order = f" ORDER BY coalesce(published, fetched_at) DESC, article_id LIMIT {param(q.limit)}"
+    # Only fixed fragments and $n placeholders are joined here; values travel as parameters.
+    sql = _SELECT + clauses + order
+    return sql, params
+
+
+async def search(conn: asyncpg.Connection, q: ArticleQuery) -> list[asyncpg.Record]:
+    sql, params = build_search(q)
+    return await conn.fetch(sql, *params)
+
+
+async def get_article(conn: asyncpg.Connection, article_id: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT a.*, (SELECT count(*) FROM duplicates d WHERE d.duplicate_of = a.article_id)"
+        " AS duplicates FROM articles a WHERE article_id = $1",
+        article_id,
+    )
