@@ -441,9 +441,11 @@ def test_k8s_deployments_have_probes_resources_and_scrape_annotations(
             assert resources["requests"]["cpu"], name
             assert resources["requests"]["memory"], name
             assert resources["limits"]["memory"], name
-            for probe in ("livenessProbe", "readinessProbe"):
+            # Liveness asks "is the loop turning" (restart if not); readiness asks "are its
+            # dependencies up" (a sink waiting for PostgreSQL is alive but not ready).
+            for probe, path in (("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")):
                 http = container[probe]["httpGet"]
-                assert http["path"] == "/healthz", f"{name}.{probe}"
+                assert http["path"] == path, f"{name}.{probe}"
                 port = http["port"]
                 assert ports.get(port, port) == 9108, f"{name}.{probe}"
 
