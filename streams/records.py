@@ -162,10 +162,30 @@ class DeadLetter(Record):
     replays: int = Field(default=0, ge=0)
 
 
+class Correction(Record):
+    """An editor's verdict on an article's topics ("crime, not politics"); the next training
+    run learns from it (``newsstream corrections pull`` then ``classify-train``)."""
+
+    schema_name: ClassVar[str] = "Correction"
+    kind: Literal["Correction"] = "Correction"
+    article_id: Id
+    topics: list[str] = Field(min_length=1, description="the right desk topics, main one first")
+    previous_topics: list[str] = Field(default_factory=list, description="what was assigned")
+    editor: str = Field(min_length=1)
+    note: str = ""
+    classifier_version: str = Field(default="", description="the version that was corrected")
+    # The text travels with the verdict so training needs no article store.
+    title: str = ""
+    text: str = ""
+    language: str | None = None
+    corrected_at: datetime = Field(default_factory=utcnow)
+
+
 RECORD_TYPES: tuple[type[Record], ...] = (
     RawPage,
     Article,
     ClassifiedArticle,
     DuplicateEvent,
     DeadLetter,
+    Correction,
 )

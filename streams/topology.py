@@ -7,14 +7,16 @@ Read this module first. The flow, in order::
     news.dedup.content ──► dedup_content ──┬► news.unique ──► classify
                  (same-URL copies from both dedup steps) └► news.duplicates
     classify/route ──► news.articles (all) + news.topic.<topic> (each topic) + news.review
+    editors ──► news.corrections ──► `corrections pull` ──► the next `classify-train`
     sink ◄── news.articles, news.duplicates                (PostgreSQL upserts)
     every stage ──► news.dlq (DeadLetter: stage, reason, error, origin topic/partition/offset)
 
 Keys are the article id (hash of the canonical URL), so every version of one URL lands on one
 partition and is processed in order by one worker. One exception: ``news.dedup.content`` is
 keyed by language, so every copy of a text in one language meets the same partition and the
-same near-duplicate state, whichever partition its URL hashed to (see streams/dedup/README.md). Desk topics come from the taxonomy
-file, so an operator adding a topic there gets its Kafka topic on the next ``topics create``.
+same near-duplicate state, whichever partition its URL hashed to (see
+streams/dedup/README.md). Desk topics come from the taxonomy file, so an operator adding a
+topic there gets its Kafka topic on the next ``topics create`` (or worker start).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ ARTICLES = "news.articles"
 REVIEW = "news.review"
 DUPLICATES = "news.duplicates"
 DLQ = "news.dlq"
+CORRECTIONS = "news.corrections"
 DESK_PREFIX = "news.topic."
 
 DAY_MS = 24 * 3600 * 1000
@@ -114,6 +117,9 @@ def build_topology(settings: Settings, desk_topics: Iterable[str]) -> Topology:
         spec(DUPLICATES, "DuplicateEvent", "copies recognised by dedup, naming the original",
              producers=("dedup_url", "dedup_content"), consumers=("sink", "downstream"),
              retention_ms=30 * DAY_MS),
+        spec(CORRECTIONS, "Correction", "editors' topic corrections; training input, kept",
+             producers=("editor",), consumers=("classify-train",), compact=True,
+             retention_ms=-1),
         spec(DLQ, "DeadLetter", "records a stage could not process, replayable",
              producers=("crawl", "clean", "dedup_url", "dedup_content", "classify", "sink"),
              consumers=("operator",), retention_ms=30 * DAY_MS,

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from streams.records import Article, RawPage
-from streams.topology import Topology, build_topology
 from streams.settings import Settings, load_settings
+from streams.topology import Topology, build_topology
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("NEWSSTREAM_SHARED_DATA", REPO.parent / "shared" / "data"))

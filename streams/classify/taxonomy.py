@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
@@ -19,12 +19,16 @@ class Topic:
     name: str
     iptc: tuple[str, ...]
     parent: str | None = None
+    threshold: float = 0.5
+    # language -> word-stem terms (see taxonomy.yaml for the matching rules)
+    terms: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class Taxonomy:
     version: str
     topics: dict[str, Topic]
+    parent_share: float = 0.8
 
     def topic_names(self) -> list[str]:
         return list(self.topics)
@@ -36,8 +40,28 @@ class Taxonomy:
             codes.update(dict.fromkeys(self.topics[name].iptc))
         return list(codes)
 
+    def children(self, name: str) -> list[str]:
+        return [t.name for t in self.topics.values() if t.parent == name]
 
-def _topic(name: str, raw: object, where: Path) -> Topic:
+
+def _terms(name: str, raw: object, where: Path) -> dict[str, tuple[str, ...]]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict) or not all(
+        isinstance(v, list) and all(isinstance(t, str) and t.strip() for t in v)
+        for v in raw.values()
+    ):
+        raise ConfigError(f"{where}: topics.{name}.terms: a mapping language -> list of terms")
+    return {str(lang): tuple(t.strip() for t in terms) for lang, terms in raw.items()}
+
+
+def _threshold(name: str, raw: object, where: Path) -> float:
+    if not isinstance(raw, int | float) or not 0.0 < float(raw) <= 1.0:
+        raise ConfigError(f"{where}: topics.{name}.threshold: a number in (0, 1]")
+    return float(raw)
+
+
+def _topic(name: str, raw: object, where: Path, default_threshold: float) -> Topic:
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: topics.{name}: expected a mapping")
     if not name or not set(name) <= _NAME_CHARS:
@@ -48,7 +72,13 @@ def _topic(name: str, raw: object, where: Path) -> Topic:
     ):
         raise ConfigError(f"{where}: topics.{name}.iptc: a list of 'medtop:NNNNNNNN' codes")
     parent = raw.get("parent")
-    return Topic(name=name, iptc=tuple(iptc), parent=str(parent) if parent else None)
+    return Topic(
+        name=name,
+        iptc=tuple(iptc),
+        parent=str(parent) if parent else None,
+        threshold=_threshold(name, raw.get("threshold", default_threshold), where),
+        terms=_terms(name, raw.get("terms"), where),
+    )
 
 
 def parse_taxonomy(path: Path) -> Taxonomy:
@@ -59,11 +89,17 @@ def parse_taxonomy(path: Path) -> Taxonomy:
         raise ConfigError(f"taxonomy {path}: {exc}") from exc
     if not isinstance(data, dict) or not isinstance(data.get("topics"), dict):
         raise ConfigError(f"{path}: expected a mapping with 'version' and 'topics'")
-    topics = {str(n): _topic(str(n), raw, path) for n, raw in data["topics"].items()}
+    default = _threshold("*", data.get("default_threshold", 0.5), path)
+    topics = {str(n): _topic(str(n), raw, path, default) for n, raw in data["topics"].items()}
     for topic in topics.values():
         if topic.parent is not None and topic.parent not in topics:
             raise ConfigError(f"{path}: topics.{topic.name}.parent: unknown topic {topic.parent}")
-    return Taxonomy(version=str(data.get("version", "0")), topics=topics)
+    share = data.get("parent_share", 0.8)
+    if not isinstance(share, int | float) or not 0.0 <= float(share) <= 1.0:
+        raise ConfigError(f"{path}: parent_share: a number in [0, 1]")
+    return Taxonomy(
+        version=str(data.get("version", "0")), topics=topics, parent_share=float(share)
+    )
 
 
 @cache

@@ -37,9 +37,19 @@ def cli(ctx: click.Context, config_file: str | None, verbose: bool) -> None:
 
 
 def _register() -> None:
-    from streams.cli import consume, crawl_tools, process, services, text_tools, tools
+    from streams.cli import (
+        articles,
+        classify_tools,
+        consume,
+        crawl_tools,
+        process,
+        services,
+        text_tools,
+        tools,
+    )
 
-    for module in (services, process, consume, tools, crawl_tools, text_tools):
+    for module in (services, process, consume, tools, crawl_tools, text_tools, articles,
+                   classify_tools):
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -43,6 +43,12 @@ class ClassifyStage:
     classifier: Classifier = field(default=classify)
     name: str = "classify"
 
+    def __post_init__(self) -> None:
+        # Load the model and the sentence encoder when the worker starts: a missing or broken
+        # model then stops the start instead of sending every article to the DLQ.
+        if self.classifier is classify:
+            self.classifier("warm-up", "warm-up", "en")
+
     def __call__(self, key: bytes | None, value: bytes, origin: SourceRef) -> StageResult:
         article = Article.from_json(value)
         c = self.classifier(article.title, article.text, article.language)

@@ -22,7 +22,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 def leftovers(state: Path) -> list[str]:
-    out = subprocess.run(["pgrep", "-af", str(state)], capture_output=True, text=True).stdout
+    out = subprocess.run(
+        ["pgrep", "-af", str(state)], capture_output=True, text=True, check=False
+    ).stdout
     return [line for line in out.splitlines() if "pgrep" not in line]
 
 
@@ -54,8 +56,12 @@ def test_run_demo_flows_end_to_end_and_ctrl_c_stops_everything(tmp_path: Path) -
         env.pop(key, None)
     log = (tmp_path / "run.log").open("wb")
     started = time.monotonic()
-    proc = subprocess.Popen([sys.executable, "-m", "streams", "run", "--demo"], env=env,
-                            stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streams", "run", "--demo"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     try:
         settings = load_settings(kafka_bootstrap=f"127.0.0.1:{kport}")
         first = wait_for(settings, "news.articles", lambda d: True, timeout_s=240)

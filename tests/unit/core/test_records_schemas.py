@@ -11,7 +11,14 @@ import jsonschema
 import pytest
 
 from streams.errors import MalformedRecord
-from streams.records import RECORD_TYPES, DeadLetter, DuplicateEvent, RawPage, SourceRef
+from streams.records import (
+    RECORD_TYPES,
+    Correction,
+    DeadLetter,
+    DuplicateEvent,
+    RawPage,
+    SourceRef,
+)
 from streams.schemas import render, stale_files
 from streams.settings import load_settings
 from streams.topology import build_topology
@@ -32,13 +39,16 @@ def test_committed_schemas_match_the_code() -> None:
 
 
 def _examples() -> dict[str, dict]:
-    from streams.stages.classify import to_classified
     from streams.classify import Classification
+    from streams.stages.classify import to_classified
 
     art = make_article("Some text about a bridge.")
     cls = Classification(
-        topics=["infrastructure"], scores={"infrastructure": 0.9}, iptc=["medtop:x"],
-        evidence={"infrastructure": ["bridge"]}, classifier_version="t",
+        topics=["infrastructure"],
+        scores={"infrastructure": 0.9},
+        iptc=["medtop:x"],
+        evidence={"infrastructure": ["bridge"]},
+        classifier_version="t",
         language_supported=True,
     )
     return {
@@ -46,12 +56,31 @@ def _examples() -> dict[str, dict]:
         "Article": art.model_dump(mode="json"),
         "ClassifiedArticle": to_classified(art, cls).model_dump(mode="json"),
         "DuplicateEvent": DuplicateEvent(
-            article_id="ab" * 16, duplicate_of="cd" * 16, reason="near_duplicate",
-            similarity=0.95, url="https://x/1", source_id="s", fetched_at=art.fetched_at,
+            article_id="ab" * 16,
+            duplicate_of="cd" * 16,
+            reason="near_duplicate",
+            similarity=0.95,
+            url="https://x/1",
+            source_id="s",
+            fetched_at=art.fetched_at,
         ).model_dump(mode="json"),
         "DeadLetter": DeadLetter(
-            stage="clean", reason="malformed", error="bad", key=None, payload_b64="eA==",
+            stage="clean",
+            reason="malformed",
+            error="bad",
+            key=None,
+            payload_b64="eA==",
             origin=SourceRef(topic="news.raw", partition=0, offset=7),
+        ).model_dump(mode="json"),
+        "Correction": Correction(
+            article_id="ab" * 16,
+            topics=["crime"],
+            previous_topics=["politics"],
+            editor="ed",
+            note="a court case",
+            title="t",
+            text="x",
+            language="en",
         ).model_dump(mode="json"),
     }
 
@@ -90,12 +119,24 @@ def test_asyncapi_document_is_valid_for_the_official_parser(tmp_path: Path) -> N
     )
     for name, data in render(default_topology()).items():
         (tmp_path / name).write_bytes(data)
-    done = subprocess.run([node, "validate.mjs", str(tmp_path / "asyncapi.yaml")], cwd=tool,
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [node, "validate.mjs", str(tmp_path / "asyncapi.yaml")],
+        cwd=tool,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "VALID" in done.stdout
     # A broken document must be refused, or this test proves nothing.
     (tmp_path / "asyncapi.yaml").write_text("asyncapi: 3.1.0\nchannels: 5\n")
-    bad = subprocess.run([node, "validate.mjs", str(tmp_path / "asyncapi.yaml")], cwd=tool,
-                         capture_output=True, text=True, timeout=120)
+    bad = subprocess.run(
+        [node, "validate.mjs", str(tmp_path / "asyncapi.yaml")],
+        cwd=tool,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert bad.returncode == 1, bad.stdout

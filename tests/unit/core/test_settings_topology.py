@@ -22,7 +22,7 @@ def test_defaults_env_and_yaml_layering(tmp_path: Path, monkeypatch: pytest.Monk
 def test_bad_values_name_the_key_and_the_env_var(tmp_path: Path) -> None:
     cfg = tmp_path / "bad.yaml"
     cfg.write_text("topic_partitions: zero\n")
-    with pytest.raises(ConfigError, match="topic_partitions.*NEWSSTREAM_TOPIC_PARTITIONS"):
+    with pytest.raises(ConfigError, match=r"topic_partitions.*NEWSSTREAM_TOPIC_PARTITIONS"):
         load_settings(cfg)
     with pytest.raises(ConfigError, match="does not exist"):
         load_settings(tmp_path / "missing.yaml")
