@@ -68,8 +68,8 @@ def _exported_metrics() -> dict[str, str]:
     found: dict[str, str] = {}
     for obj in vars(streams.metrics).values():
         if isinstance(obj, MetricWrapperBase):
-            kind = obj._type  # noqa: SLF001 - prometheus_client exposes no public accessor
-            found[obj._name + ("_total" if kind == "counter" else "")] = kind  # noqa: SLF001
+            kind = obj._type
+            found[obj._name + ("_total" if kind == "counter" else "")] = kind
     return found
 
 
