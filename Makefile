@@ -23,12 +23,15 @@ install: $(STAMP)  ## create .venv and install newsstream with its dev tools
 tools/asyncapi/node_modules/.package-lock.json: tools/asyncapi/package.json tools/asyncapi/package-lock.json
 	cd tools/asyncapi && npm ci --no-audit --no-fund --loglevel=error
 
-tools: install tools/asyncapi/node_modules/.package-lock.json  ## Kafka jars, AsyncAPI parser, promtool
+tools: install tools/asyncapi/node_modules/.package-lock.json  ## Kafka jars, AsyncAPI parser, prometheus, kcat
 	$(BIN)/newsstream kafka fetch
-	@command -v promtool >/dev/null || { \
-	  echo "installing promtool (Debian package prometheus)"; \
-	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null) \
-	  || { echo "cannot install promtool: run 'apt-get install prometheus' as root"; exit 1; }; }
+	@missing=""; \
+	  command -v promtool >/dev/null || missing="$$missing prometheus"; \
+	  command -v kcat >/dev/null || missing="$$missing kcat"; \
+	  [ -z "$$missing" ] || { \
+	    echo "installing Debian packages:$$missing (promtool/prometheus, kcat for tests)"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null) \
+	    || { echo "cannot install$$missing: run 'apt-get install$$missing' as root"; exit 1; }; }
 
 run: install  ## run everything on local Kafka + embedded PostgreSQL (live sources)
 	$(BIN)/newsstream run
@@ -50,7 +53,11 @@ lint: install  ## ruff and mypy --strict
 
 bench: install  ## benchmarks: extraction vs trafilatura & co, classifier, stage throughput
 	$(BIN)/python bench/extraction.py
+	$(BIN)/python bench/dedup.py
 	$(BIN)/python bench/classify.py
+	$(BIN)/python bench/crawl.py
+	$(BIN)/python bench/sink.py
+	$(BIN)/python bench/pipeline.py
 
 schemas: install  ## regenerate schemas/ from the records and the topology
 	$(BIN)/newsstream schemas export
