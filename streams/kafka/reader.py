@@ -31,8 +31,9 @@ async def read_topic(
     """Yield records. Without ``follow`` stop at the end offsets seen at start; with it, go on
     until ``idle_timeout_s`` passes without a record (forever when None)."""
     consumer = make_consumer(settings, group=None, from_beginning=from_beginning)
-    await consumer.start()
     try:
+        # Inside the try: a broker that is not there yet must not leave an unclosed consumer.
+        await consumer.start()
         tps = await _assign_all(consumer, topic)
         if from_beginning:
             await consumer.seek_to_beginning(*tps)

@@ -47,6 +47,10 @@ def _strip_template(
     return templates.learn_and_strip(raw.source_id, raw.article_id, text, now, ns)
 
 
+# Fewer words than this is a page without an article (the shortest wire flashes have more).
+MIN_ARTICLE_WORDS = 5
+
+
 def page_to_article(
     raw: RawPage, origin: SourceRef | None = None, templates: TemplateLines | None = None
 ) -> Article:
@@ -63,8 +67,10 @@ def page_to_article(
         title, text = ex.title or raw.feed_title or "", ex.text
     if templates is not None and text:
         text = _strip_template(raw, origin, templates, text)
-    if not text.strip():
-        raise ExtractionFailed(f"{raw.final_url}: no article text found")
+    words = len(text.split())
+    if words < MIN_ARTICLE_WORDS:
+        # A menu or a cookie line left by the fallback extractor is not an article.
+        raise ExtractionFailed(f"{raw.final_url}: no article text found ({words} words)")
     language = (ex.language if ex else None) or detect_language(text) or raw.feed_language
     return Article(
         article_id=raw.article_id,

@@ -3,6 +3,7 @@ articles on the topics and in PostgreSQL, and Ctrl-C leaves no process behind.""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -14,7 +15,7 @@ import psycopg
 import pytest
 
 from streams.infra.postgres_local import EmbeddedPostgres
-from streams.settings import load_settings
+from streams.settings import Settings, load_settings
 from tests.integration.conftest import free_ports
 from tests.integration.pipeline.conftest import wait_for
 
@@ -42,6 +43,27 @@ def wait_sql(dsn: str, sql: str, timeout_s: float = 120) -> int:
     raise AssertionError(f"no rows for {sql!r} in {timeout_s}s")
 
 
+def wait_topic(settings: Settings, topic: str, timeout_s: float = 240) -> None:
+    """Until the broker that `run` starts answers and `run` has created ``topic``."""
+    from aiokafka.admin import AIOKafkaAdminClient
+    from aiokafka.errors import KafkaError
+
+    async def exists() -> bool:
+        admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap())
+        try:
+            await admin.start()
+            return topic in await admin.list_topics()
+        except KafkaError:
+            return False
+        finally:
+            await admin.close()
+
+    deadline = time.monotonic() + timeout_s
+    while not asyncio.run(exists()):
+        assert time.monotonic() < deadline, f"{topic} did not appear in {timeout_s}s"
+        time.sleep(1)
+
+
 def test_run_demo_flows_end_to_end_and_ctrl_c_stops_everything(tmp_path: Path) -> None:
     state = tmp_path / "state"
     kport, cport, pgport, mport = free_ports(4)
@@ -64,6 +86,7 @@ def test_run_demo_flows_end_to_end_and_ctrl_c_stops_everything(tmp_path: Path) -
     )
     try:
         settings = load_settings(kafka_bootstrap=f"127.0.0.1:{kport}")
+        wait_topic(settings, "news.articles")
         first = wait_for(settings, "news.articles", lambda d: True, timeout_s=240)
         print(f"\nfirst article on news.articles {time.monotonic() - started:.1f}s after start")
         assert first["kind"] == "ClassifiedArticle"

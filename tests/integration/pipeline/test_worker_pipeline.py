@@ -28,6 +28,15 @@ PAGE = """<!DOCTYPE html><html lang="uk"><head><meta charset="utf-8">
 <footer>© Новини</footer></body></html>"""
 
 
+OTHER_PAGE = """<!DOCTYPE html><html lang="uk"><head><meta charset="utf-8">
+<title>У Черкасах обмежать рух мостом через Дніпро</title></head><body>
+<article><h1>У Черкасах обмежать рух мостом через Дніпро</h1>
+<p>З понеділка на три тижні обмежать рух вантажівок мостом через Дніпро: дорожники
+почнуть ремонт деформаційних швів і заміну покриття на двох смугах.</p>
+<p>Легкові автомобілі рухатимуться реверсом, а для автобусів міська рада змінить
+маршрути. Подробиці обіцяють оприлюднити на сайті міськради.</p></article></body></html>"""
+
+
 def raw_for(url: str, html: str = PAGE) -> RawPage:
     return make_raw(html, url, article_id=article_id(canonicalize(url)))
 
@@ -67,8 +76,9 @@ def test_malformed_message_goes_to_dlq_with_origin_and_worker_keeps_running(
     )
     assert (letter["stage"], letter["reason"]) == ("clean", "malformed")
     assert base64.b64decode(letter["payload_b64"]) == bad  # nothing is lost
-    # ... and the worker is still there, processing the next good page.
-    page = raw_for("https://news.example.org/world/talks-2")
+    # ... and the worker is still there, processing the next good page (another story: the
+    # same text under another URL would rightly be a duplicate, not an article).
+    page = raw_for("https://news.example.org/city/bridge-2", OTHER_PAGE)
     produce(stream_settings, RAW, page.article_id.encode(), page.to_json())
     wait_for(stream_settings, "news.articles", lambda d: d["article_id"] == page.article_id)
     assert worker.poll() is None
