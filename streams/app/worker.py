@@ -9,7 +9,7 @@ from typing import Any
 
 import faust
 
-from streams.app.faust_app import create_app
+from streams.app.faust_app import changelog_topology, create_app
 from streams.health import HEALTH, heartbeat_forever
 from streams.kafka.admin import check_topics
 from streams.metrics import serve_metrics
@@ -25,8 +25,10 @@ def run_worker(settings: Settings, topology: Topology, stages: Iterable[str]) ->
     server = serve_metrics(settings.metrics_host, settings.metrics_port, pending=("worker",))
     log.info("metrics on http://%s:%d/metrics", *server.server_address[:2])
     # asyncio.run() above leaves no current loop; faust expects one to exist.
-    asyncio.set_event_loop(asyncio.new_event_loop())
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
     app = create_app(settings, topology, stages)
+    loop.run_until_complete(check_topics(settings.bootstrap(), changelog_topology(app, settings)))
     _report_health(app)
     worker = faust.Worker(app, loglevel=settings.log_level, redirect_stdouts=False)
     worker.execute_from_commandline()

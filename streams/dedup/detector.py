@@ -4,7 +4,8 @@ State lives in three mappings (faust tables in the worker, dicts in tests and th
 are JSON-serialisable and always re-assigned, never mutated, so a table changelog sees them:
 
 - ``by_id``: article id -> ``{"hash", "fp", "rev", "t"}``, the last version seen of that URL,
-  plus ``"fp0"``, its first version's signature, once it has been revised
+  plus ``"fp0"``, its first version's signature, once it has been revised, and ``"seen"``, the
+  ``[t, hash prefix, rev]`` of its last earlier versions (to recognise their redelivery)
 - ``by_hash``: content hash -> ``{"id", "t"}``, the first article with exactly that text
 - ``by_band``: LSH band key -> ``[[article id, t], ...]``, the newest ``max_per_band`` articles
   whose signature has that band; near-duplicates share a band with high probability, so
@@ -43,6 +44,8 @@ MAX_GROWTH = 1.5
 # Expiry scans every entry of a partition: once per this much stream (event) time is plenty
 # against a window of days, and costs ~1 s per million entries.
 EXPIRE_EVERY_S = 600.0
+# Earlier versions of a revised URL remembered for recognising their redelivery (bounded).
+MAX_VERSIONS = 8
 
 
 @dataclass(frozen=True)
@@ -116,6 +119,27 @@ class Deduplicator:
         self.remember(article_id, content_hash, sig, decision.revision, now)
         return decision
 
+    def redelivered(self, article_id: str, content_hash: str, now: float) -> Decision | None:
+        """The decision this very fetch (same URL, fetch time and text) got when it was kept
+        before; None when it was not.
+
+        At-least-once: after a SIGKILL an input whose state change is durable (changelog) but
+        whose offset commit is not comes again, and a stage upstream may re-emit its output
+        as a new record. Either way it would find its own entry and pass for an unchanged
+        re-fetch of its URL (a duplicate of itself). A real re-fetch has a later fetch time."""
+        prev = self.by_id.get(article_id)
+        if prev is None:
+            return None
+        if prev["t"] == now and prev["hash"] == content_hash:
+            rev = int(prev["rev"])
+        else:
+            # An older version of a revised URL, redelivered after the newer one was kept.
+            older = (v for v in prev.get("seen", ()) if v[0] == now and v[1] == content_hash[:16])
+            rev = next((int(v[2]) for v in older), -1)
+            if rev < 0:
+                return None
+        return Decision("revision" if rev else "new", rev)
+
     def check_url(self, article_id: str, content_hash: str, now: float) -> Decision:
         """Same URL seen before: an unchanged re-fetch (duplicate) or a revision; else new."""
         prev = self._fresh(self.by_id.get(article_id), now)
@@ -179,10 +203,13 @@ class Deduplicator:
     ) -> None:
         """The ``by_id`` half of ``remember`` (all a URL-keyed first step needs)."""
         fp = sig.to_hex() if sig is not None else ""
-        entry = {"hash": content_hash, "fp": fp, "rev": rev, "t": now}
+        entry: dict[str, Any] = {"hash": content_hash, "fp": fp, "rev": rev, "t": now}
         prev = self.by_id.get(article_id) if rev > 0 else None
         if prev is not None and prev.get("hash") != content_hash:
             entry["fp0"] = prev.get("fp0") or prev["fp"]
+            # Earlier versions' fetch time, hash prefix and revision, for ``redelivered``.
+            seen = [[prev["t"], prev["hash"][:16], prev["rev"]], *prev.get("seen", ())]
+            entry["seen"] = seen[:MAX_VERSIONS]
         self.by_id[article_id] = entry
 
     def remember_content(

@@ -85,12 +85,16 @@ class DedupUrlStage:
         article = Article.from_json(value)
         now = article.fetched_at.timestamp()
         sig = article_signature(article)
+        aid, chash = article.article_id, article.content_hash
         detector = self.detector.for_partition(origin.partition)
         detector.maybe_expire(now)
-        d = detector.check_url(article.article_id, article.content_hash, now)
-        if d.kind == "duplicate":
-            return _duplicate(article, d)
-        detector.remember_url(article.article_id, article.content_hash, sig, d.revision, now)
+        # A redelivered fetch gets its first decision again (its output may never have left).
+        d = detector.redelivered(aid, chash, now)
+        if d is None:
+            d = detector.check_url(aid, chash, now)
+            if d.kind == "duplicate":
+                return _duplicate(article, d)
+            detector.remember_url(aid, chash, sig, d.revision, now)
         forward = article.model_copy(update={"revision": d.revision, "fingerprint": sig.to_hex()})
         return StageResult(d.kind, [Emit.record(DEDUP_CONTENT, content_key(article), forward)])
 
@@ -109,9 +113,13 @@ class DedupContentStage:
         aid, chash = article.article_id, article.content_hash
         detector = self.detector.for_partition(origin.partition)
         detector.maybe_expire(now)
-        if article.revision == 0:
+        # A redelivered fetch that was kept stays kept, whatever was kept after it (a longer
+        # text containing this one must not turn the original into its copy).
+        again = detector.redelivered(aid, chash, now)
+        if again is None and article.revision == 0:
             d = detector.match_content(aid, chash, sig, now)
             if d.kind == "duplicate":
                 return _duplicate(article, d)
-        detector.remember(aid, chash, sig, article.revision, now)
+        if again is None:
+            detector.remember(aid, chash, sig, article.revision, now)
         return _unique(article, "revision" if article.revision else "new", article.revision)
