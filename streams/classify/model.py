@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,8 @@ class FeatureSpec:
     rule_topics: tuple[str, ...]
     rule_scale: float
     embed_dim: int = 512
+    # uk lemma -> ru lemma: Ukrainian reaches the encoder as Russian words (``lexicon``)
+    uk_lexicon: dict[str, str] = field(default_factory=dict)
 
     def scale(self, language: str | None) -> float:
         return self.embed_scale.get(language or "", self.embed_scale.get("*", 0.0))
@@ -55,7 +57,7 @@ class FeatureSpec:
             embeddings = np.zeros((len(docs), self.embed_dim), np.float32)
             if (scales > 0).any() and features.Embedder.available():
                 raw = [f"{h}. {t}" for h, t in zip(titles, texts, strict=True)]
-                embeddings = features.Embedder.encode(raw, langs)
+                embeddings = features.Embedder.encode(raw, langs, self.uk_lexicon)
         rule_block = np.array([[r.get(t, 0.0) for t in self.rule_topics] for r in rules],
                               dtype=np.float32).reshape(len(docs), len(self.rule_topics))
         dense = np.hstack([embeddings * scales[:, None], rule_block * self.rule_scale])
@@ -100,6 +102,8 @@ class TopicModel:
             path, classes=np.array(self.classes), idf=self.idf.astype(np.float16),
             char_coef=self.coef[:, :n].astype(np.float16), dense_coef=self.coef[:, n:],
             bias=self.bias, meta=np.array(json.dumps(info, ensure_ascii=False)),
+            lexicon_uk=np.array(list(self.spec.uk_lexicon), dtype=str),
+            lexicon_ru=np.array(list(self.spec.uk_lexicon.values()), dtype=str),
         )
 
 
@@ -114,6 +118,8 @@ def load_model(path: Path | None = None) -> TopicModel:
         embed_scale={str(k): float(v) for k, v in meta["embed_scale"].items()},
         rule_topics=tuple(meta["rule_topics"]), rule_scale=float(meta["rule_scale"]),
         embed_dim=int(meta["embed_dim"]),
+        uk_lexicon=(dict(zip(map(str, z["lexicon_uk"]), map(str, z["lexicon_ru"]), strict=True))
+                    if "lexicon_uk" in z.files else {}),
     )
     coef = np.hstack([z["char_coef"].astype(np.float32), z["dense_coef"].astype(np.float32)])
     return TopicModel(

@@ -23,6 +23,11 @@ def fold(text: str) -> str:
     return _MIXED_WORD.sub(_fold_word, text.lower().translate(_APOSTROPHES))
 
 
+def uk_as_ru(text: str) -> str:
+    """Folded Ukrainian text in Russian letters."""
+    return text.translate(_UK_AS_RU)
+
+
 def for_model(text: str, language: str | None) -> str:
     """What the character n-gram model reads: folded, Ukrainian in Russian letters."""
     folded = fold(text)

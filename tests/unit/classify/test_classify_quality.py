@@ -14,9 +14,10 @@ from streams.classify.evaluate import evaluate
 
 pytestmark = pytest.mark.data
 
-# measured: uk 0.69, ru 0.83, en 0.83 (baselines TF-IDF+LR 0.66 / 0.67 / 0.71)
-SIB_MIN = {"uk": 0.66, "ru": 0.80, "en": 0.80}
-NEWS_MIN = {"ru": 0.62, "en": 0.62}
+# measured: uk 0.795, ru 0.84, en 0.82; news ru 0.78, en 0.72 (baselines TF-IDF+LR 0.66 / 0.67 /
+# 0.71). uk sits under 0.80 by one or two sentences: the bar is what is reliably reached.
+SIB_MIN = {"uk": 0.76, "ru": 0.80, "en": 0.78}
+NEWS_MIN = {"ru": 0.72, "en": 0.62}
 
 
 def test_sample_page_is_diplomacy(classifier: Classifier, shared_data: Path) -> None:
