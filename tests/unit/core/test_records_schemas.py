@@ -119,24 +119,16 @@ def test_asyncapi_document_is_valid_for_the_official_parser(tmp_path: Path) -> N
     )
     for name, data in render(default_topology()).items():
         (tmp_path / name).write_bytes(data)
-    done = subprocess.run(
-        [node, "validate.mjs", str(tmp_path / "asyncapi.yaml")],
-        cwd=tool,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    def validate() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [node, "validate.mjs", str(tmp_path / "asyncapi.yaml")],
+            cwd=tool, capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+
+    done = validate()
     assert done.returncode == 0, done.stdout + done.stderr
     assert "VALID" in done.stdout
     # A broken document must be refused, or this test proves nothing.
     (tmp_path / "asyncapi.yaml").write_text("asyncapi: 3.1.0\nchannels: 5\n")
-    bad = subprocess.run(
-        [node, "validate.mjs", str(tmp_path / "asyncapi.yaml")],
-        cwd=tool,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    bad = validate()
     assert bad.returncode == 1, bad.stdout
