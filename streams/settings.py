@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import (
@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     metrics_host: str = "127.0.0.1"
     metrics_port: int = 9108  # each process of `run` takes the next free port after this
     log_level: str = "INFO"
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="text for terminals, json (one object per line) for shippers"
+    )
     # --- Crawler -----------------------------------------------------------------------
     sources_file: Path | None = None
     fetch_max_body_bytes: int = 5 * MIB

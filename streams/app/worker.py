@@ -12,6 +12,7 @@ import faust
 from streams.app.faust_app import changelog_topology, create_app
 from streams.health import HEALTH, heartbeat_forever
 from streams.kafka.admin import check_topics
+from streams.logs import logging_dict
 from streams.metrics import serve_metrics
 from streams.settings import Settings
 from streams.topology import Topology
@@ -30,7 +31,13 @@ def run_worker(settings: Settings, topology: Topology, stages: Iterable[str]) ->
     app = create_app(settings, topology, stages)
     loop.run_until_complete(check_topics(settings.bootstrap(), changelog_topology(app, settings)))
     _report_health(app)
-    worker = faust.Worker(app, loglevel=settings.log_level, redirect_stdouts=False)
+    worker = faust.Worker(
+        app,
+        loglevel=settings.log_level,
+        redirect_stdouts=False,
+        # Our format (text or JSON lines) for faust's records too, and its chatter at WARNING.
+        logging_config=logging_dict(settings.log_level, settings.log_format),
+    )
     worker.execute_from_commandline()
 
 

@@ -10,6 +10,7 @@ import click
 from streams import __version__
 from streams.cli._context import Context
 from streams.errors import NewsstreamError
+from streams.logs import setup_logging
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -27,13 +28,9 @@ def cli(ctx: click.Context, config_file: str | None, verbose: bool) -> None:
     embedded PostgreSQL: `newsstream run --demo` shows the whole flow offline.
     """
     ctx.obj = Context(config_file)
-    level = logging.DEBUG if verbose else ctx.obj.settings.log_level
-    logging.basicConfig(
-        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
-    for noisy in ("aiokafka", "faust", "mode", "kafka"):
-        if not verbose:
-            logging.getLogger(noisy).setLevel(logging.WARNING)
+    settings = ctx.obj.settings
+    level = logging.DEBUG if verbose else settings.log_level
+    setup_logging(level, settings.log_format, quiet_libraries=not verbose)
 
 
 def _register() -> None:

@@ -1,0 +1,70 @@
+"""Log setup for every process: readable text on a terminal, or one JSON object per line.
+
+JSON lines (``NEWSSTREAM_LOG_FORMAT=json``) are for log shippers: each line has ``ts``
+(ISO 8601, UTC), ``level``, ``logger``, ``msg``, the process id, any ``extra={...}`` fields a
+call passes, and ``exc`` with the traceback when there is one.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+# Attributes every LogRecord has; anything else on a record came from ``extra=``.
+_STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+NOISY = ("aiokafka", "faust", "mode", "kafka")
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        out: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "msg": record.getMessage(),
+            "pid": os.getpid(),
+        }
+        out |= {k: v for k, v in vars(record).items() if k not in _STANDARD}
+        if record.exc_info:
+            out["exc"] = self.formatException(record.exc_info)
+        return orjson.dumps(out, default=str).decode()
+
+
+def setup_logging(level: int | str, fmt: str = "text", *, quiet_libraries: bool = True) -> None:
+    """Configure the root logger once for this process (``fmt`` is ``text`` or ``json``)."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(TEXT_FORMAT))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    if quiet_libraries:
+        for name in NOISY:
+            logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def logging_dict(level: int | str, fmt: str = "text") -> dict[str, Any]:
+    """The same setup as a ``logging.config.dictConfig`` dict, for faust's Worker, which
+    replaces the root logger's handlers with its own when it starts."""
+    formatter: dict[str, Any] = (
+        {"()": f"{__name__}.JsonFormatter"} if fmt == "json" else {"format": TEXT_FORMAT}
+    )
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"newsstream": formatter},
+        "handlers": {
+            "default": {
+                "class": "logging.StreamHandler",
+                "formatter": "newsstream",
+                "stream": "ext://sys.stderr",
+            }
+        },
+        "root": {"level": level, "handlers": ["default"]},
+        "loggers": {name: {"level": "WARNING"} for name in NOISY},
+    }
