@@ -28,6 +28,8 @@ def run_worker(settings: Settings, topology: Topology, stages: Iterable[str]) ->
     # asyncio.run() above leaves no current loop; faust expects one to exist.
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
+    # faust creates its data dir without parents: a fresh state dir would stop the worker.
+    (settings.state_dir / "faust").mkdir(parents=True, exist_ok=True)
     app = create_app(settings, topology, stages)
     loop.run_until_complete(check_topics(settings.bootstrap(), changelog_topology(app, settings)))
     _report_health(app)

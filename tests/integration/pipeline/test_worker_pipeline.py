@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import base64
 import subprocess
+import time
+import uuid
+from pathlib import Path
 
 import pytest
 
@@ -95,3 +98,20 @@ def test_page_without_text_is_dead_lettered_not_dropped(
         lambda d: d.get("origin") == {"topic": RAW, "partition": partition, "offset": offset},
     )
     assert letter["reason"] in ("no_content", "empty_body")
+
+
+def test_worker_starts_on_a_state_dir_that_does_not_exist_yet(
+    spawn: Spawn, stream_topology: Topology, tmp_path: Path
+) -> None:
+    from tests.integration.pipeline.test_sink import http_status
+
+    fresh = tmp_path / "not" / "there" / "yet"
+    group = f"fresh-{uuid.uuid4().hex[:8]}"
+    env = {"NEWSSTREAM_STATE_DIR": str(fresh), "NEWSSTREAM_CONSUMER_GROUP": group}
+    proc = spawn("worker", extra_env=env)
+    deadline = time.monotonic() + 90
+    while http_status(proc.metrics_port, "/readyz") != 200:  # type: ignore[attr-defined]
+        assert proc.poll() is None, proc.log_path.read_text()[-3000:]  # type: ignore[attr-defined]
+        assert time.monotonic() < deadline, "worker not ready in 90 s"
+        time.sleep(0.5)
+    assert (fresh / "faust").is_dir()
