@@ -24,6 +24,7 @@ from streams.records import SourceRef
 from streams.settings import Settings
 from streams.stages.base import Stage
 from streams.stages.clean import CleanStage
+from streams.stages.clean import warm_up as warm_up_clean
 from streams.stages.dedup import DedupContentStage, DedupUrlStage
 from streams.topology import (
     BACKFILL_RAW,
@@ -44,10 +45,11 @@ class ChangelogAcks:
 
     Table writes go to faust's producer buffer, and faust flushes it before committing input
     offsets, but ``ProducerBuffer.flush`` returns as soon as 0.1 s pass without a message
-    leaving the buffer, even with hundreds still in it ("producer buffer full" under load, ~50
-    writes per page here). The commit then covers events whose state never reached Kafka, and
-    after a SIGKILL the next owner rebuilds tables without them: the chaos test saw a copy
-    published after its original came out counted as new. Each buffered record is a future
+    leaving the buffer, even with hundreds still in it ("producer buffer full" under load, ~15-20
+    writes per page here: template-line counts and three dedup keys). The commit then covers
+    events whose state never reached Kafka, and after a SIGKILL the next owner rebuilds tables
+    without them: the chaos test saw a copy published after its original came out counted as
+    new. Each buffered record is a future
     resolved on the broker's ack (or its error); flush now also waits for all of them, and an
     error propagates to the commit instead of being committed past."""
 
@@ -107,6 +109,7 @@ def create_app(settings: Settings, topology: Topology, stages: Iterable[str] = S
     app.output = DurableProducer(settings)
     wanted = set(stages)
     if "clean" in wanted:
+        warm_up_clean()  # the first page must not pay the lazy model loads (0.5-2 s)
         _agent(app, topology, RAW, _clean_stage(app, topology, RAW))
         backfill = _clean_stage(app, topology, BACKFILL_RAW)
         _agent(app, topology, BACKFILL_RAW, backfill, name="clean-backfill")
@@ -176,12 +179,22 @@ def _dedup_stages(
     window = settings.dedup_window_s
     url_ids = table("dedup-url-by-id", CLEAN)
     url_step = DedupUrlStage(Deduplicator(url_ids, {}, {}, window_s=window))
+    # The band index is derived from by_id in memory (by_band=None), not a table: a table
+    # would cost 32 changelog records per kept article. Before this, it was the table
+    # "dedup-content-by-band"; its changelog topic is simply no longer read.
     content = Deduplicator(
         table("dedup-content-by-id", DEDUP_CONTENT),
         table("dedup-content-by-hash", DEDUP_CONTENT),
-        table("dedup-content-by-band", DEDUP_CONTENT),
+        None,
         window_s=window,
     )
+
+    def partitions_moved(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        # Rebuild each partition's index from its recovered by_id on its next event.
+        content.forget_partitions()
+
+    app.on_partitions_revoked.connect(partitions_moved)
+    app.on_partitions_assigned.connect(partitions_moved)
     return url_step, DedupContentStage(content)
 
 

@@ -10,6 +10,9 @@ are JSON-serialisable and always re-assigned, never mutated, so a table changelo
 - ``by_band``: LSH band key -> ``[[article id, t], ...]``, the newest ``max_per_band`` articles
   whose signature has that band; near-duplicates share a band with high probability, so
   candidates are found without scanning every signature, then verified on the full signature.
+  It is an index over ``by_id`` (whose entries hold the signatures): the worker passes
+  ``by_band=None`` and keeps it in memory only, rebuilt from ``by_id`` after a restart or a
+  rebalance, instead of writing 32 changelog records per kept article.
 
 A new text is a near-duplicate of an older one when at least ``min_containment`` of its
 shingles are estimated to be in the older text (see README.md for how 0.7 was chosen). Entries
@@ -23,7 +26,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal
 
-from streams.dedup.fingerprint import Signature, overlap
+from streams.dedup.fingerprint import Signature, overlap, size_and_band_keys
 from streams.dedup.state import PartitionView
 
 Kind = Literal["new", "revision", "duplicate"]
@@ -68,14 +71,19 @@ class Deduplicator:
         self,
         by_id: MutableMapping[str, Any],
         by_hash: MutableMapping[str, Any],
-        by_band: MutableMapping[str, Any],
+        by_band: MutableMapping[str, Any] | None,
         *,
         window_s: float,
         min_containment: float = MIN_CONTAINMENT,
         min_covered: float = MIN_COVERED,
         max_per_band: int = MAX_PER_BAND,
     ) -> None:
-        self.by_id, self.by_hash, self.by_band = by_id, by_hash, by_band
+        """``by_band=None`` keeps the band index in memory only, derived from ``by_id`` (whose
+        entries hold every signature the index needs) and rebuilt from it on first use: in the
+        worker that spares 32 changelog records per kept article (see ``band_index``)."""
+        self.by_id, self.by_hash = by_id, by_hash
+        self.derived_bands = by_band is None
+        self._by_band: MutableMapping[str, Any] | None = by_band
         self.window_s = window_s
         self.min_containment = min_containment
         self.min_covered = min_covered
@@ -88,8 +96,11 @@ class Deduplicator:
         ``state.PartitionView``: expiry must only delete keys of the event's own partition)."""
         part = self._partitions.get(partition)
         if part is None:
+            bands = None if self.derived_bands else PartitionView(self.by_band, partition)
             part = Deduplicator(
-                *(PartitionView(t, partition) for t in (self.by_id, self.by_hash, self.by_band)),
+                PartitionView(self.by_id, partition),
+                PartitionView(self.by_hash, partition),
+                bands,
                 window_s=self.window_s,
                 min_containment=self.min_containment,
                 min_covered=self.min_covered,
@@ -97,6 +108,38 @@ class Deduplicator:
             )
             self._partitions[partition] = part
         return part
+
+    def forget_partitions(self) -> None:
+        """Drop the per-partition detectors (and derived band indexes) of ``for_partition``;
+        call it when partitions move (a rebalance): the next event of a partition rebuilds its
+        index from that partition's ``by_id`` as recovered, not as this process last saw it."""
+        self._partitions.clear()
+
+    @property
+    def by_band(self) -> MutableMapping[str, Any]:
+        if self._by_band is None:
+            self._by_band = self.band_index()
+        return self._by_band
+
+    def band_index(self) -> dict[str, list[list[Any]]]:
+        """The ``by_band`` buckets derived from ``by_id``: every kept article's latest and
+        first signature (``fp``, ``fp0``), newest ``max_per_band`` per band key, each entry
+        ``[article id, t]`` with the ``by_id`` entry's time. Candidates are verified against
+        exactly those two signatures, so this finds what a stored index would."""
+        entries: dict[str, list[tuple[int, str]]] = {}
+        for aid, entry in list(self.by_id.items()):
+            t = int(entry["t"])
+            keys: set[str] = set()
+            for fp in (entry.get("fp"), entry.get("fp0")):
+                parsed = size_and_band_keys(fp) if fp else None
+                if parsed is not None and parsed[0] >= MIN_SHINGLES:
+                    keys.update(parsed[1])
+            for key in keys:
+                entries.setdefault(key, []).append((t, aid))
+        return {
+            key: [[aid, t] for t, aid in sorted(bucket)[-self.max_per_band :]]
+            for key, bucket in entries.items()
+        }
 
     def maybe_expire(self, now: float) -> int:
         """``expire`` at most once per ``EXPIRE_EVERY_S`` of event time; call it per record."""
@@ -221,16 +264,17 @@ class Deduplicator:
             self.by_hash[content_hash] = {"id": article_id, "t": now}
         if sig is None or sig.size < MIN_SHINGLES:
             return
+        by_band = self.by_band
         for key in sig.band_keys():
             bucket = [
                 e
-                for e in self.by_band.get(key, ())
+                for e in by_band.get(key, ())
                 if now - e[1] <= self.window_s and e[0] != article_id
             ]
             # Whole seconds: 32 bucket entries per article make every byte count.
             bucket.append([article_id, int(now)])
             # Re-assign (not mutate) so a changelog-backed table records the change.
-            self.by_band[key] = bucket[-self.max_per_band :]
+            by_band[key] = bucket[-self.max_per_band :]
 
     def expire(self, now: float) -> int:
         """Delete entries older than the window (call periodically); returns how many."""
@@ -254,8 +298,9 @@ class Deduplicator:
 
     def _candidates(self, article_id: str, sig: Signature, now: float) -> Iterator[str]:
         seen = {article_id}
+        by_band = self.by_band
         for key in sig.band_keys():
-            for other_id, t in self.by_band.get(key, ()):
+            for other_id, t in by_band.get(key, ()):
                 if other_id not in seen and now - t <= self.window_s:
                     seen.add(other_id)
                     yield other_id

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from dataclasses import dataclass
 from hashlib import blake2b
 
@@ -77,6 +78,30 @@ class Signature:
     def agreement(self, other: Signature) -> int:
         """How many rows the two signatures share (binomial in their Jaccard similarity)."""
         return int(np.count_nonzero(self.rows == other.rows))
+
+
+def size_and_band_keys(fingerprint: str) -> tuple[int, list[str]] | None:
+    """``(size, band_keys())`` of an encoded fingerprint, read from the hex without building
+    the signature (rebuilding a band index does this for every stored article); None when
+    ``Signature.from_hex`` would return None."""
+    if len(fingerprint) != _ENCODED_LEN or not fingerprint.startswith(VERSION):
+        return None
+    try:
+        size = int(fingerprint[2:6], 16)
+        bytes.fromhex(fingerprint[6:])
+    except ValueError:
+        return None
+    r, rows = ROWS_PER_BAND, fingerprint[6:].lower()
+    keys = []
+    for b in range(BANDS):
+        cells = [rows[4 * i : 4 * i + 4] for i in range(b * r, b * r + r)]
+        if _LITTLE_ENDIAN:  # band_keys() hexes the rows in native byte order
+            cells = [c[2:] + c[:2] for c in cells]
+        keys.append(f"{b:02d}{''.join(cells)}")
+    return size, keys
+
+
+_LITTLE_ENDIAN = sys.byteorder == "little"
 
 
 def shingle_hashes(text: str) -> U64:

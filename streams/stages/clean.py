@@ -93,6 +93,22 @@ def page_to_article(
     )
 
 
+_WARM_UP_HTML = (
+    "<html lang='uk'><head><title>Київ і Львів</title></head><body><article>"
+    + "<p>Уряд оголосив нові правила для міст і громад, які набудуть чинності наступного тижня.</p>"
+    * 8
+    + "</article></body></html>"
+)
+
+
+def warm_up() -> None:
+    """Load what cleaning loads lazily on its first page (the language model, stop lists and
+    rules: 0.5-2 s), so a worker pays it at start rather than on its first record."""
+    extract(_WARM_UP_HTML, url="https://warm-up.invalid/")
+    detect_language(_WARM_UP_HTML)
+    fingerprint(_WARM_UP_HTML)
+
+
 @dataclass
 class CleanStage:
     templates: TemplateLines | None = None
