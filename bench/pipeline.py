@@ -27,6 +27,7 @@ import argparse
 import asyncio
 import gzip
 import os
+import signal
 import socket
 import statistics
 import subprocess
@@ -422,6 +423,8 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=1, help="rounds (later ones: copies)")
     parser.add_argument("--linger-ms", type=int, default=0, help="the worker's producer linger")
     args = parser.parse_args()
+    # A plain `kill` must still stop the broker and the worker this run started.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     pages = load_pages(args.limit)
     tag = uuid.uuid4().hex[:8]
     held = make_raws(pages[2::3], tag + "-lat", 1)

@@ -21,6 +21,7 @@ import asyncio
 import gzip
 import math
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -142,6 +143,8 @@ def main() -> None:
     parser.add_argument("--window-s", type=int, default=3600, help="dedup window (event time)")
     parser.add_argument("--sample-s", type=float, default=15.0)
     args = parser.parse_args()
+    # A plain `kill` must still stop the broker and the worker this run started.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     with tempfile.TemporaryDirectory(prefix="newsstream-soak-") as tmp, ExitStack() as stack:
         bootstrap = os.environ.get("NEWSSTREAM_KAFKA_BOOTSTRAP")
         if bootstrap is None:
