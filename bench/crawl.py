@@ -31,6 +31,7 @@ import itertools
 from streams.crawl.fetch import Fetcher, FetchPolicy
 from streams.crawl.hosts import Politeness
 from streams.crawl.polite import PoliteFetcher
+from streams.infra._process import free_ports
 
 PARAGRAPH = "<p>" + "Новини дня: уряд оголосив про нові заходи підтримки. " * 12 + "</p>\n"
 PAGE = (
@@ -61,17 +62,6 @@ def serve(ports: list[int], ready: multiprocessing.synchronize.Event) -> None:
 
     asyncio.run(main())
 
-
-def free_ports(count: int) -> list[int]:
-    import socket
-
-    socks = [socket.socket() for _ in range(count)]
-    for s in socks:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
 
 
 async def polite_run(urls: list[str], delay_s: float) -> tuple[float, int, float]:

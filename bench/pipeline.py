@@ -28,7 +28,6 @@ import asyncio
 import gzip
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -38,7 +37,7 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -51,6 +50,7 @@ from streams.classify import load_taxonomy
 from streams.clean.boilerplate import TemplateLines
 from streams.crawl.canonical import article_id, canonicalize
 from streams.dedup.detector import Deduplicator
+from streams.infra._process import free_ports, stop_child
 from streams.infra.kafka_local import LocalKafka, LocalKafkaConfig
 from streams.kafka.admin import check_topics
 from streams.kafka.clients import make_consumer, make_producer
@@ -161,13 +161,6 @@ def run_bare(values: list[bytes], settings: Settings) -> Bare:
 
 # --- broker and worker -------------------------------------------------------------------------
 
-
-def free_ports(count: int) -> list[int]:
-    with ExitStack() as stack:
-        socks = [stack.enter_context(socket.socket()) for _ in range(count)]
-        for sock in socks:
-            sock.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in socks]
 
 
 @contextmanager
@@ -377,12 +370,7 @@ def run_end_to_end(bulk: list[RawPage], held: list[RawPage], linger_ms: int) -> 
             return asyncio.run(drive(settings, topology, bulk, held, worker))
         finally:
             for proc in procs:
-                proc.terminate()
-                try:
-                    proc.wait(30)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+                stop_child(proc)
 
 
 # --- report ------------------------------------------------------------------------------------

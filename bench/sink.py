@@ -24,7 +24,6 @@ import asyncio
 import contextlib
 import hashlib
 import random
-import socket
 import sys
 import tempfile
 import time
@@ -35,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import asyncpg
 
+from streams.infra._process import free_ports
 from streams.records import ClassifiedArticle
 from streams.sinks.postgres import connect, write_batch
 
@@ -134,7 +134,7 @@ async def run_kafka(dsn: str, n: int, home: Path) -> None:
     from streams.sinks.runner import run_sink
     from streams.topology import ARTICLES, build_topology
 
-    port, controller = free_port(), free_port()
+    port, controller = free_ports(1)[0], free_ports(1)[0]
     kafka = LocalKafka(LocalKafkaConfig(home=home / "kafka", port=port, controller_port=controller))
     kafka.up()
     try:
@@ -186,11 +186,6 @@ async def _watch(dsn: str, n: int) -> tuple[float, int]:
         await conn.close()
 
 
-def free_port() -> int:
-    with socket.socket() as probe:  # a free port, so a developer's own servers are untouched
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def main() -> None:
@@ -204,7 +199,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
         home = Path(tmp)
-        dsn = args.dsn or stack.enter_context(EmbeddedPostgres(home / "pg", free_port())).dsn
+        dsn = args.dsn or stack.enter_context(EmbeddedPostgres(home / "pg", free_ports(1)[0])).dsn
         if args.kafka:
             asyncio.run(run_kafka(dsn, args.articles, home))
         else:

@@ -18,56 +18,30 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gzip
 import math
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from pipeline import broker, load_pages  # bench/ is on sys.path as the script's folder
+
 from streams.classify import load_taxonomy
 from streams.crawl.canonical import article_id, canonicalize
-from streams.infra.kafka_local import LocalKafka, LocalKafkaConfig
+from streams.infra._process import free_ports, stop_child
 from streams.kafka.admin import check_topics
 from streams.kafka.clients import make_producer
 from streams.records import RawPage
 from streams.settings import Settings, load_settings
 from streams.topology import RAW, build_topology
-
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "extraction"
-
-
-def bodies() -> list[tuple[bytes, str]]:
-    """(body, content type) of every page of the set."""
-    files = sorted(DATA.glob("*/html/*.html.gz"))
-    if files:
-        return [(gzip.decompress(f.read_bytes()), "text/html") for f in files]
-    from streams.demo.pages import PAGES
-    from streams.demo.templates import render_article
-
-    base = "https://demo.example"
-    return [
-        (render_article(p.story, base).encode(p.charset), f"text/html; charset={p.charset}")
-        for p in PAGES
-    ]
-
-
-def free_ports(count: int) -> list[int]:
-    with ExitStack() as stack:
-        socks = [stack.enter_context(socket.socket()) for _ in range(count)]
-        for s in socks:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in socks]
 
 
 def rss_mb(pid: int) -> float:
@@ -84,14 +58,14 @@ def rss_mb(pid: int) -> float:
 
 def pages(step_s: float) -> Iterator[RawPage]:
     """An endless stream of RawPages: the set cycled, a new URL and a later fetch time each."""
-    source, start = bodies(), datetime.now(UTC)
+    source, start = [body for _, _, body in load_pages(None)], datetime.now(UTC)
     for n in range(10**9):
-        body, ctype = source[n % len(source)]
+        body = source[n % len(source)]
         url = f"https://soak{n % 7}.example/news/{n}"
         yield RawPage(
             article_id=article_id(canonicalize(url)), url=url, final_url=url, status=200,
             fetched_at=start + timedelta(seconds=n * step_s), source_id=f"soak{n % 7}",
-            content_type=ctype, body_b64=RawPage.encode_body(body),
+            content_type="text/html", body_b64=RawPage.encode_body(body),
         )  # fmt: skip
 
 
@@ -145,15 +119,7 @@ def main() -> None:
     args = parser.parse_args()
     # A plain `kill` must still stop the broker and the worker this run started.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    with tempfile.TemporaryDirectory(prefix="newsstream-soak-") as tmp, ExitStack() as stack:
-        bootstrap = os.environ.get("NEWSSTREAM_KAFKA_BOOTSTRAP")
-        if bootstrap is None:
-            port, controller = free_ports(2)
-            kafka = LocalKafka(LocalKafkaConfig(home=Path(tmp) / "kafka", port=port,
-                                                controller_port=controller))  # fmt: skip
-            kafka.up()
-            stack.callback(kafka.down)
-            bootstrap = kafka.bootstrap
+    with tempfile.TemporaryDirectory(prefix="newsstream-soak-") as tmp, broker() as bootstrap:
         env = {
             "NEWSSTREAM_KAFKA_BOOTSTRAP": bootstrap,
             "NEWSSTREAM_STATE_DIR": str(Path(tmp) / "state"),
@@ -169,8 +135,6 @@ def main() -> None:
             [sys.executable, "-m", "streams", "worker"],
             env=os.environ | env, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
-        stack.callback(worker.wait, 30)
-        stack.callback(worker.terminate)
         print(f"{args.rate:.0f} pages/s for {args.minutes:.0f} min, event time x"
               f"{args.rate * args.event_step_s:.0f}, dedup window {args.window_s} s")  # fmt: skip
         try:
@@ -179,6 +143,8 @@ def main() -> None:
             log.close()
             print((Path(tmp) / "worker.log").read_text(errors="replace")[-3000:])
             raise
+        finally:
+            stop_child(worker)
 
 
 if __name__ == "__main__":

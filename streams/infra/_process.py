@@ -8,6 +8,7 @@ import logging
 import os
 import signal
 import socket
+import subprocess
 import time
 from pathlib import Path
 
@@ -29,6 +30,29 @@ def port_is_free(host: str, port: int) -> bool:
         except OSError:
             return False
     return True
+
+
+def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
+    """Ports free right now on ``host``, distinct (all sockets are held until all are known):
+    tests and benchmarks run their own broker, PostgreSQL and workers on them, so a
+    developer's own servers on the default ports are never touched."""
+    with contextlib.ExitStack() as stack:
+        socks = [stack.enter_context(socket.socket()) for _ in range(count)]
+        for sock in socks:
+            sock.bind((host, 0))
+        return [int(sock.getsockname()[1]) for sock in socks]
+
+
+def stop_child(proc: subprocess.Popen[bytes], timeout_s: float = 30.0) -> None:
+    """Stop a child process: SIGTERM, then SIGKILL if it has not exited in ``timeout_s``."""
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def accepts_connections(host: str, port: int, timeout_s: float = 1.0) -> bool:

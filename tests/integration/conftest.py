@@ -7,26 +7,14 @@ cache is the shared default one, so only the first run on a machine downloads th
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
 
+from streams.infra._process import free_ports
 from streams.infra.kafka_local import LocalKafka, LocalKafkaConfig
 from streams.infra.postgres_local import EmbeddedPostgres
-
-
-def free_ports(count: int) -> list[int]:
-    """Ports free right now on 127.0.0.1, distinct (all sockets are held until all are known)."""
-    with ExitStack() as stack:
-        ports = []
-        for _ in range(count):
-            sock = stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
-            sock.bind(("127.0.0.1", 0))
-            ports.append(sock.getsockname()[1])
-        return ports
 
 
 def kafka_config(home: Path) -> LocalKafkaConfig:

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from streams.infra._process import stop_child
 from streams.kafka.admin import check_topics
 from streams.kafka.reader import read_topic
 from streams.settings import Settings, load_settings
@@ -72,13 +73,7 @@ def spawn(stream_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) 
 
     yield start
     for proc in procs:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop_child(proc)
 
 
 def wait_for(
