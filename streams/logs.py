@@ -8,8 +8,8 @@ call passes, and ``exc`` with the traceback when there is one.
 from __future__ import annotations
 
 import logging
+import logging.config
 import os
-import sys
 from datetime import UTC, datetime
 from typing import Any
 
@@ -37,15 +37,12 @@ class JsonFormatter(logging.Formatter):
 
 
 def setup_logging(level: int | str, fmt: str = "text", *, quiet_libraries: bool = True) -> None:
-    """Configure the root logger once for this process (``fmt`` is ``text`` or ``json``)."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(TEXT_FORMAT))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level)
-    if quiet_libraries:
-        for name in NOISY:
-            logging.getLogger(name).setLevel(logging.WARNING)
+    """Configure this process's logging (``fmt`` is ``text`` or ``json``) from the same dict
+    faust's worker gets, so every process logs alike."""
+    config = logging_dict(level, fmt)
+    if not quiet_libraries:
+        config["loggers"] = {}
+    logging.config.dictConfig(config)
 
 
 def logging_dict(level: int | str, fmt: str = "text") -> dict[str, Any]:
