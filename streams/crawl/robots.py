@@ -19,6 +19,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 from urllib.parse import quote, unquote, urlsplit
 
 from streams.crawl.fetch import Fetcher, FetchResult
@@ -146,6 +147,14 @@ def rules_from_fetch(result: FetchResult, agent: str) -> tuple[RobotsRules, bool
     return DISALLOW_ALL, True
 
 
+class _Entry(NamedTuple):
+    expires: float  # clock value
+    rules: RobotsRules
+    # Set when robots.txt could not be reached at all (network error or timeout): the
+    # disallow then means "host unreachable", which callers report as such.
+    unreachable: str | None
+
+
 class RobotsCache:
     """Fetches and caches robots.txt per origin; one fetch at a time per origin."""
 
@@ -163,11 +172,8 @@ class RobotsCache:
         self._max_age_s = min(max_age_s, _DAY_S)
         self._error_max_age_s = min(error_max_age_s, self._max_age_s)
         self._clock = clock
-        self._cache: OrderedDict[str, tuple[float, RobotsRules]] = OrderedDict()
+        self._cache: OrderedDict[str, _Entry] = OrderedDict()
         self._locks: dict[str, asyncio.Lock] = {}
-        # Origins whose robots.txt could not be reached at all (network error or timeout):
-        # the disallow then means "host unreachable", which callers report as such.
-        self._unreachable: dict[str, str] = {}
 
     async def rules_for(self, url: str) -> RobotsRules:
         origin = _origin(url)
@@ -192,28 +198,27 @@ class RobotsCache:
 
     def unreachable(self, url: str) -> str | None:
         """Why the robots.txt of ``url``'s origin could not be fetched, if it could not."""
-        return self._unreachable.get(_origin(url))
+        entry = self._cache.get(_origin(url))
+        return entry.unreachable if entry is not None else None
 
     def _fresh(self, origin: str) -> RobotsRules | None:
         entry = self._cache.get(origin)
-        if entry is None or entry[0] <= self._clock():
+        if entry is None or entry.expires <= self._clock():
             return None
         self._cache.move_to_end(origin)
-        return entry[1]
+        return entry.rules
 
     async def _load(self, origin: str) -> RobotsRules:
         result = await self._fetcher.fetch(f"{origin}/robots.txt", kind="robots")
         rules, from_error = rules_from_fetch(result, self._agent)
+        unreachable = None
         if result.outcome in ("error", "timeout"):
-            self._unreachable[origin] = f"robots.txt unreachable: {result.reason}"
-        else:
-            self._unreachable.pop(origin, None)
+            unreachable = f"robots.txt unreachable: {result.reason}"
         ttl = self._error_max_age_s if from_error else self._max_age_s
-        self._cache[origin] = (self._clock() + ttl, rules)
+        self._cache[origin] = _Entry(self._clock() + ttl, rules, unreachable)
         self._cache.move_to_end(origin)
         while len(self._cache) > _MAX_ORIGINS:
-            old, _ = self._cache.popitem(last=False)
-            self._unreachable.pop(old, None)
+            self._cache.popitem(last=False)
         return rules
 
 
