@@ -70,44 +70,40 @@ async def create_topics(bootstrap: str, topology: Topology) -> list[str]:
             for s in missing
         ]
         response = await admin.create_topics(new, timeout_ms=30000)
+        created = []
+        for name, code, message in response.topic_errors:
+            if code not in (0, TOPIC_ALREADY_EXISTS):
+                raise KafkaError(f"creating topic {name} failed: error {code} {message}")
+            if code == 0:
+                created.append(name)
+        log.info("created %d topics: %s", len(created), ", ".join(created))
+        await _wait_for_leaders(admin, created)
     finally:
         await admin.close()
-    created = []
-    for name, code, message in response.topic_errors:
-        if code not in (0, TOPIC_ALREADY_EXISTS):
-            raise KafkaError(f"creating topic {name} failed: error {code} {message}")
-        if code == 0:
-            created.append(name)
-    log.info("created %d topics: %s", len(created), ", ".join(created))
-    await wait_for_leaders(bootstrap, created)
     return created
 
 
-async def wait_for_leaders(bootstrap: str, names: list[str], timeout_s: float = 20.0) -> None:
+async def _wait_for_leaders(
+    admin: AIOKafkaAdminClient, names: list[str], timeout_s: float = 20.0
+) -> None:
     """Return once every partition of ``names`` has a leader. A producer that starts on a topic
     created a moment ago otherwise meets NotLeaderForPartition retries (and their warnings)."""
-    if not names:
-        return
-    admin = _admin(bootstrap)
-    await admin.start()
     deadline = asyncio.get_running_loop().time() + timeout_s
-    try:
-        while True:
-            topics = await admin.describe_topics(names)
-            waiting = [
-                t["topic"]
-                for t in topics
-                if t["error_code"] != 0
-                or not t["partitions"]
-                or any(p["leader"] < 0 for p in t["partitions"])
-            ]
-            if not waiting or asyncio.get_running_loop().time() > deadline:
-                break
+    waiting = names
+    while waiting:
+        topics = await admin.describe_topics(waiting)
+        waiting = [
+            t["topic"]
+            for t in topics
+            if t["error_code"] != 0
+            or not t["partitions"]
+            or any(p["leader"] < 0 for p in t["partitions"])
+        ]
+        if waiting and asyncio.get_running_loop().time() > deadline:
+            log.warning("partitions still without a leader after %.0f s: %s", timeout_s, waiting)
+            return
+        if waiting:
             await asyncio.sleep(0.2)
-    finally:
-        await admin.close()
-    if waiting:
-        log.warning("partitions still without a leader after %.0f s: %s", timeout_s, waiting)
 
 
 def _single_node(cluster: dict[str, Any]) -> bool:
