@@ -41,6 +41,17 @@ def _text_clause(q: ArticleQuery, param: str) -> str:
     return "(" + " OR ".join(parts) + ")"
 
 
+# Query field -> its WHERE clause, {} standing for the value's $n placeholder.
+_FILTERS = (
+    ("topic", "topics @> ARRAY[{}]::text[]"),
+    ("iptc", "iptc @> ARRAY[{}]::text[]"),
+    ("source", "source_id = {}"),
+    ("language", "language = {}"),
+    ("since", "coalesce(published, fetched_at) >= {}"),
+    ("until", "coalesce(published, fetched_at) < {}"),
+)
+
+
 def build_search(q: ArticleQuery) -> tuple[str, list[Any]]:
     """SQL and parameters for ``q``; newest publication first (fetch time when undated)."""
     where: list[str] = []
@@ -52,18 +63,10 @@ def build_search(q: ArticleQuery) -> tuple[str, list[Any]]:
 
     if q.text:
         where.append(_text_clause(q, param(q.text)))
-    if q.topic:
-        where.append(f"topics @> ARRAY[{param(q.topic)}]::text[]")
-    if q.iptc:
-        where.append(f"iptc @> ARRAY[{param(q.iptc)}]::text[]")
-    if q.source:
-        where.append(f"source_id = {param(q.source)}")
-    if q.language:
-        where.append(f"language = {param(q.language)}")
-    if q.since:
-        where.append(f"coalesce(published, fetched_at) >= {param(q.since)}")
-    if q.until:
-        where.append(f"coalesce(published, fetched_at) < {param(q.until)}")
+    for field, template in _FILTERS:
+        value = getattr(q, field)
+        if value:
+            where.append(template.format(param(value)))
     clauses = " WHERE " + " AND ".join(where) if where else ""
     order = f" ORDER BY coalesce(published, fetched_at) DESC, article_id LIMIT {param(q.limit)}"
     # Only fixed fragments and $n placeholders are joined here; values travel as parameters.
