@@ -3,7 +3,7 @@
 Usage: .venv/bin/python bench/classify.py [--png PATH] [--limit N]
 
 Prints per-language, per-label precision/recall/F1 and confusion matrices (SIB-200 dev;
-tgcontest exam + ria part9 mapped as in streams/classify/MAPPING.md), writes the matrices as a
+tgcontest exam + ria part9 mapped as in streams/classify/README.md), writes the matrices as a
 PNG, then times the classify stage (Article JSON in, routed ClassifiedArticle JSON out, one
 article per call as in the worker) on full-length news articles, and the clean stage on the
 Russian extraction set in the same run, for the relative cost. Single process: the machine is

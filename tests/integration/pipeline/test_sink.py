@@ -167,6 +167,19 @@ def _produce_steadily(settings: Settings, arts: list[ClassifiedArticle], per_s: 
         time.sleep(1 / per_s)
 
 
+def _sink_on_own_database(
+    spawn: Spawn, postgres_factory: Callable[[], EmbeddedPostgres], prefix: str
+) -> tuple[EmbeddedPostgres, str, subprocess.Popen[bytes], int]:
+    """A fresh PostgreSQL and a sink in a group of its own, reading the topic from the start
+    into that database: (server, DSN, sink process, its metrics port)."""
+    pg = postgres_factory()
+    dsn = pg.start()
+    group = f"{prefix}-{uuid.uuid4().hex[:6]}"
+    env = {"NEWSSTREAM_POSTGRES_DSN": dsn, "NEWSSTREAM_CONSUMER_GROUP": group}
+    proc = spawn("sink", extra_env=env)
+    return pg, dsn, proc, proc.metrics_port  # type: ignore[attr-defined]
+
+
 @pytest.mark.chaos
 @pytest.mark.slow
 def test_postgres_stopped_mid_stream_every_article_stored_exactly_once(
@@ -175,8 +188,7 @@ def test_postgres_stopped_mid_stream_every_article_stored_exactly_once(
     stream_settings: Settings,
     postgres_factory: Callable[[], EmbeddedPostgres],
 ) -> None:
-    pg = postgres_factory()
-    dsn = pg.start()
+    pg, dsn, proc, port = _sink_on_own_database(spawn, postgres_factory, "outage")
     source = f"outage-{uuid.uuid4().hex[:6]}"
     now = datetime.now(UTC)
     arts = [
@@ -184,15 +196,6 @@ def test_postgres_stopped_mid_stream_every_article_stored_exactly_once(
         for i in range(200)
     ]
     ids = [a.article_id for a in arts]
-    # A group of its own: this sink reads the topic from the start into its own database.
-    proc = spawn(
-        "sink",
-        extra_env={
-            "NEWSSTREAM_POSTGRES_DSN": dsn,
-            "NEWSSTREAM_CONSUMER_GROUP": f"outage-{uuid.uuid4().hex[:6]}",
-        },
-    )
-    port: int = proc.metrics_port  # type: ignore[attr-defined]
     _produce_steadily(stream_settings, arts[:20], per_s=50)
     wait_until(lambda: count_stored(dsn, ids[:20]) == 20, "stored before the outage", 90)
     producer = threading.Thread(target=_produce_steadily, args=(stream_settings, arts[20:], 5))
@@ -225,12 +228,7 @@ def test_rows_postgres_refuses_are_dead_lettered_and_the_rest_stored(
     stream_settings: Settings,
     postgres_factory: Callable[[], EmbeddedPostgres],
 ) -> None:
-    pg = postgres_factory()
-    dsn = pg.start()
-    group = f"reject-{uuid.uuid4().hex[:6]}"
-    proc = spawn("sink", extra_env={"NEWSSTREAM_POSTGRES_DSN": dsn,
-                                    "NEWSSTREAM_CONSUMER_GROUP": group})  # fmt: skip
-    port: int = proc.metrics_port  # type: ignore[attr-defined]
+    _pg, dsn, proc, port = _sink_on_own_database(spawn, postgres_factory, "reject")
     wait_until(lambda: http_status(port, "/readyz") == 200, "sink connected and migrated", 60)
     # A rule the database enforces and the records cannot know about (as a DBA might add).
     with psycopg.connect(dsn) as conn:
