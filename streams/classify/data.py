@@ -1,4 +1,4 @@
-"""Labelled data for training and evaluation, mapped onto the desk taxonomy (see README.md, label mapping).
+"""Labelled data for training and evaluation, mapped onto the desk taxonomy (README.md).
 
 Each source label becomes one desk topic, or an ``x-`` class for what no desk covers (travel,
 geography, not news): the model learns those too, so it is not forced to call a travel story
