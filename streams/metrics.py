@@ -124,6 +124,19 @@ CLASSIFIER_CONFIDENCE = Histogram(
     ["topic"],
     buckets=(0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0),
 )
+RUBRIC_PRIORS = Counter(
+    "newsstream_classify_rubric_priors",
+    "Articles with a publisher rubric, by whether the rubric had a learned prior",
+    ["kind"],  # learned | too_few (fewer than MIN_ARTICLES seen so far)
+)
+RUBRIC_BOOK_KEYS = Gauge(
+    "newsstream_classify_rubric_book_keys", "(source, rubric) pairs this worker knows"
+)
+RUBRIC_RECORDS_READ = Counter(
+    "newsstream_classify_rubric_records_read",
+    "Records read back from news.rubrics into the rubric book, by outcome",
+    ["outcome"],  # merged | malformed
+)
 FRESHNESS = Histogram(
     "newsstream_publication_to_storage_seconds",
     "Per source: from the article's publication time to its durable storage",

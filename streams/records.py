@@ -108,6 +108,11 @@ class Article(Record):
     published: datetime | None = None
     language: str | None = Field(default=None, description="ISO 639-1 from the text itself")
     alternates: dict[str, str] = Field(default_factory=dict, description="hreflang -> URL")
+    rubric: str | None = Field(
+        default=None,
+        description="the publisher's own section: article:section, JSON-LD articleSection, "
+        "breadcrumb or URL path segment",
+    )
     image_count: int = Field(default=0, ge=0)
     link_count: int = Field(default=0, ge=0)
     fetched_at: datetime
@@ -181,6 +186,21 @@ class Correction(Record):
     corrected_at: datetime = Field(default_factory=utcnow)
 
 
+class RubricStats(Record):
+    """One worker's running totals for one publisher rubric: how many articles of that
+    (source, rubric) it classified and the sum of the model's text-only probabilities per class.
+    ``news.rubrics`` is compacted by ``source|rubric|writer``; readers sum over writers."""
+
+    schema_name: ClassVar[str] = "RubricStats"
+    kind: Literal["RubricStats"] = "RubricStats"
+    source_id: str = Field(min_length=1, max_length=80)
+    rubric: str = Field(min_length=1, max_length=80)
+    writer: str = Field(min_length=1, max_length=64, description="the worker process counting")
+    articles: int = Field(ge=1)
+    proba_sums: dict[str, float] = Field(description="class -> sum of text-only probabilities")
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
 RECORD_TYPES: tuple[type[Record], ...] = (
     RawPage,
     Article,
@@ -188,4 +208,5 @@ RECORD_TYPES: tuple[type[Record], ...] = (
     DuplicateEvent,
     DeadLetter,
     Correction,
+    RubricStats,
 )

@@ -7,6 +7,7 @@ Read this module first. The flow, in order::
     news.dedup.content ──► dedup_content ──┬► news.unique ──► classify
                  (same-URL copies from both dedup steps) └► news.duplicates
     classify/route ──► news.articles (all) + news.topic.<topic> (each topic) + news.review
+    classify ◄─► news.rubrics (what each publisher's sections mean, learned; read by all)
     editors ──► news.corrections ──► `corrections pull` ──► the next `classify-train`
     sink ◄── news.articles, news.duplicates                (PostgreSQL upserts)
     every stage ──► news.dlq (DeadLetter: stage, reason, error, origin topic/partition/offset)
@@ -36,6 +37,7 @@ REVIEW = "news.review"
 DUPLICATES = "news.duplicates"
 DLQ = "news.dlq"
 CORRECTIONS = "news.corrections"
+RUBRICS = "news.rubrics"
 DESK_PREFIX = "news.topic."
 
 DAY_MS = 24 * 3600 * 1000
@@ -120,6 +122,9 @@ def build_topology(settings: Settings, desk_topics: Iterable[str]) -> Topology:
         spec(CORRECTIONS, "Correction", "editors' topic corrections; training input, kept",
              producers=("editor",), consumers=("classify-train",), compact=True,
              retention_ms=-1),
+        spec(RUBRICS, "RubricStats", "per-source rubric -> desk evidence, one total per worker",
+             producers=("classify",), consumers=("classify",), compact=True,
+             key="source id|rubric|writer", retention_ms=90 * DAY_MS, partitions=1),
         spec(DLQ, "DeadLetter", "records a stage could not process, replayable",
              producers=("crawl", "clean", "dedup_url", "dedup_content", "classify", "sink"),
              consumers=("operator",), retention_ms=30 * DAY_MS,

@@ -118,11 +118,7 @@ def create_app(settings: Settings, topology: Topology, stages: Iterable[str] = S
         _agent(app, topology, CLEAN, url_step)
         _agent(app, topology, DEDUP_CONTENT, content_step)
     if "classify" in wanted:
-        from streams.stages.classify import ClassifyStage  # loads the model: only when used
-
-        desks = frozenset(topology.desk_topics)
-        stage = ClassifyStage(desks, settings.classify_review_threshold)
-        _agent(app, topology, UNIQUE, stage)
+        _classify_stage(app, settings, topology)
     inputs = [agent.channel.topics[0] for agent in app.agents.values()]
 
     async def lag_reporter() -> None:
@@ -164,6 +160,23 @@ def _clean_stage(app: NewsApp, topology: Topology, topic: str) -> CleanStage:
     name = f"clean-template-lines-{topology[topic].name}".replace(".", "-")
     counts = app.Table(name, default=None, partitions=topology[topic].partitions)
     return CleanStage(TemplateLines(counts))
+
+
+def _classify_stage(app: NewsApp, settings: Settings, topology: Topology) -> None:
+    """Classify with the publisher-rubric book, kept in step with news.rubrics by a task."""
+    from streams.app.rubric_reader import follow_rubrics
+    from streams.classify.rubrics import RubricBook
+    from streams.stages.classify import ClassifyStage  # loads the model: only when used
+
+    book = RubricBook()
+    stage = ClassifyStage(frozenset(topology.desk_topics), settings.classify_review_threshold,
+                          rubrics=book)
+    _agent(app, topology, UNIQUE, stage)
+
+    async def rubric_reader() -> None:
+        await follow_rubrics(settings, book)
+
+    app.task(rubric_reader)
 
 
 def _dedup_stages(

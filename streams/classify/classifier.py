@@ -1,30 +1,42 @@
-"""The classifier: term rules and the statistical model combined into one score per topic.
+"""The classifier: the desk model, the term rules and the publisher's rubric, combined.
 
-Per topic, score = 1 - (1 - model) * (1 - rules): either source alone can assign a topic, and
-both together make it surer. The model knows the topics its training sets label (politics,
-economy, sport, ...); the rules also cover those none label (diplomacy, crime, war, ...). A
-child topic lifts its parent (crime -> society) to ``parent_share`` of its score.
+Per class the model gives a probability from the sentence embedding of title + lead and the
+term-rule scores (the rules are model inputs, so the model learns how far to trust each one).
+When the article's rubric has a learned prior (``rubrics.py``), the probability is blended
+with it, by a weight that grows with the evidence behind that rubric. The probability becomes
+a desk score with the class's calibrated threshold at 0.5 (``model.to_score``). Topics the
+model has not learned (an operator's new taxonomy entry) are scored by their term rules alone.
+A child topic lifts its parent (crime -> society) to ``parent_share`` of its score, and the
+assigned topics are listed most specific first: a child before its parent.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from streams.classify.features import model_text
-from streams.classify.model import TopicModel, load_model
+from streams.classify.model import TopicModel, load_model, to_score
 from streams.classify.rules import RuleResult, TermRules
 from streams.classify.taxonomy import Taxonomy, load_taxonomy
+from streams.clean.language import detect_language
 
 # Languages with term rules and training data; others get the model only and say so.
 SUPPORTED = ("uk", "ru", "en")
 # Without rules the model is the only evidence; keep such articles nearer the review line.
 _UNSUPPORTED_DISCOUNT = 0.8
-# Evidence n-grams are looked for in the title and lead only: enough to explain, and cheap.
-_EXPLAIN_CHARS = 1500
+
+
+@dataclass(frozen=True)
+class RubricPrior:
+    """What the publisher's section says, as learned from the stream (``rubrics.py``)."""
+
+    name: str
+    weight: float                 # 0..1, share of the rubric in the blended probability
+    proba: Mapping[str, float]    # class -> probability among articles of this rubric
 
 
 @dataclass(frozen=True)
@@ -38,6 +50,16 @@ class Classification:
     language_supported: bool = True
     # model classes that are not desk topics (x-travel, x-other ...), for evaluation
     other: dict[str, float] = field(default_factory=dict)
+    # the model's probabilities from the text alone (what the rubric book learns from)
+    text_proba: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def top(self) -> str | None:
+        """The desk this article belongs to most: the first assigned topic, or for an
+        article under every threshold (a bare headline, say) the best-scoring desk."""
+        if self.topics:
+            return self.topics[0]
+        return max(self.scores, key=lambda t: self.scores[t]) if self.scores else None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -47,11 +69,12 @@ class Classification:
         }
 
 
-def detect_language(text: str) -> str | None:
-    import py3langid
-
-    lang, _ = py3langid.classify(text[:2000])
-    return str(lang) if text.strip() else None
+@dataclass(frozen=True)
+class Item:
+    title: str
+    text: str
+    language: str | None = None
+    rubric: RubricPrior | None = None
 
 
 class Classifier:
@@ -66,54 +89,82 @@ class Classifier:
     def from_files(cls, taxonomy: Path | None = None, model: Path | None = None) -> Classifier:
         return cls(load_taxonomy(taxonomy), load_model(model))
 
-    def classify(self, title: str, text: str, language: str | None = None) -> Classification:
-        return self.classify_many([(title, text, language)])[0]
+    def classify(self, title: str, text: str, language: str | None = None,
+                 rubric: RubricPrior | None = None) -> Classification:
+        return self.classify_many([Item(title, text, language, rubric)])[0]
 
-    def classify_many(
-        self, items: list[tuple[str, str, str | None]]
-    ) -> list[Classification]:
-        """Batch form: the model reads all items at once (faster in benches and training)."""
-        langs = [lang or detect_language(f"{h}\n{t}") for h, t, lang in items]
-        titles, texts = [h for h, _, _ in items], [t for _, t, _ in items]
-        rules = [self.rules.score(h, t, lang)
-                 for h, t, lang in zip(titles, texts, langs, strict=True)]
-        proba = (self.model.proba(titles, texts, langs, [r.scores for r in rules])
-                 if self.model and items else None)
-        # An empty document would get the model's prior (its largest class) as a "topic".
-        empty = [not (h.strip() or t.strip()) for h, t in zip(titles, texts, strict=True)]
-        return [
-            self._combine(h, t, lang, rules[i], None if proba is None or empty[i] else proba[i])
-            for i, (h, t, lang) in enumerate(zip(titles, texts, langs, strict=True))
-        ]
+    def classify_many(self, items: Sequence[Item]) -> list[Classification]:
+        """Batch form: the encoder reads all items at once."""
+        langs = [it.language or detect_language(f"{it.title}\n{it.text}") for it in items]
+        rules = [self.rules.score(it.title, it.text, lang)
+                 for it, lang in zip(items, langs, strict=True)]
+        proba = None
+        if self.model is not None and items:
+            proba, _ = self.model.scores([it.title for it in items], [it.text for it in items],
+                                         [r.scores for r in rules])
+        out = []
+        for i, (it, lang) in enumerate(zip(items, langs, strict=True)):
+            # An empty document would get the model's prior as a "topic".
+            empty = not (it.title.strip() or it.text.strip())
+            out.append(self._combine(it, lang, rules[i],
+                                     None if proba is None or empty else proba[i]))
+        return out
+
+    def _model_scores(
+        self, it: Item, proba: np.ndarray[Any, Any] | None, evidence: dict[str, list[str]]
+    ) -> tuple[dict[str, float], dict[str, float]]:
+        """(desk scores of the model's classes, text-only probabilities)."""
+        if self.model is None or proba is None:
+            return {}, {}
+        classes = self.model.classes
+        text_p = dict(zip(classes, map(float, proba), strict=True))
+        p = np.array(proba, dtype=np.float32)
+        if it.rubric is not None and it.rubric.weight > 0:
+            prior = np.array([it.rubric.proba.get(c, pc) for c, pc in zip(classes, p,
+                                                                           strict=True)])
+            p = ((1 - it.rubric.weight) * p + it.rubric.weight * prior).astype(np.float32)
+        scores = dict(zip(classes, map(float, to_score(p, self.model.thresholds)), strict=True))
+        for c, tp, bp, t in zip(classes, text_p.values(), p, self.model.thresholds, strict=True):
+            if c in self.taxonomy.topics:
+                evidence.setdefault(c, []).append(f"model:{tp:.2f}/t{t:.2f}")
+                if it.rubric is not None and abs(float(bp) - tp) >= 0.01:
+                    evidence[c].append(f"rubric:{it.rubric.name}:{float(bp) - tp:+.2f}")
+        return scores, text_p
 
     def _combine(
-        self, title: str, text: str, lang: str | None, rules: RuleResult,
+        self, it: Item, lang: str | None, rules: RuleResult,
         proba: np.ndarray[Any, Any] | None,
     ) -> Classification:
-        model_p = dict(zip(self.model.classes, map(float, proba), strict=True)) if (
-            self.model and proba is not None) else {}
         supported = lang in SUPPORTED
-        scores: dict[str, float] = {}
         evidence: dict[str, list[str]] = {}
+        model_s, text_p = self._model_scores(it, proba, evidence)
+        scores: dict[str, float] = {}
         for name in self.taxonomy.topics:
-            m, r = model_p.get(name, 0.0), rules.scores.get(name, 0.0)
-            s = 1.0 - (1.0 - m) * (1.0 - r)
+            s = model_s.get(name, rules.scores.get(name, 0.0))
             scores[name] = s if supported else s * _UNSUPPORTED_DISCOUNT
-            evidence[name] = ([f"model:{m:.2f}"] if name in model_p else []) + rules.evidence[name]
+            evidence[name] = evidence.get(name, []) + rules.evidence[name]
         self._lift_parents(scores, evidence)
-        topics = sorted(
-            (n for n, t in self.taxonomy.topics.items() if scores[n] >= t.threshold),
-            key=lambda n: -scores[n],
-        )
-        self._explain(title, text, lang, topics, evidence)
+        topics = self._ordered([n for n, t in self.taxonomy.topics.items()
+                                if scores[n] >= t.threshold], scores)
         if not supported:
             evidence["*"] = [f"language {lang or 'unknown'}: no term rules, model only"]
         return Classification(
             topics=tuple(topics), scores={k: round(v, 4) for k, v in scores.items()},
             iptc=tuple(self.taxonomy.iptc_codes(topics)), evidence=evidence,
             classifier_version=self.version, language=lang, language_supported=supported,
-            other={k: v for k, v in model_p.items() if k not in self.taxonomy.topics},
+            other={k: v for k, v in model_s.items() if k not in self.taxonomy.topics},
+            text_proba=text_p,
         )
+
+    def _ordered(self, assigned: list[str], scores: dict[str, float]) -> list[str]:
+        """By score, except that a parent comes after its assigned children (most specific
+        desk first: a diplomacy story is diplomacy before it is politics)."""
+        by_score = sorted(assigned, key=lambda n: -scores[n])
+        out: list[str] = []
+        for name in by_score:
+            kids = [k for k in self.taxonomy.children(name) if k in assigned and k not in out]
+            out += [k for k in by_score if k in kids] + [name]
+        return list(dict.fromkeys(out))
 
     def _lift_parents(self, scores: dict[str, float], evidence: dict[str, list[str]]) -> None:
         share = self.taxonomy.parent_share
@@ -122,19 +173,6 @@ class Classifier:
             if parent is not None and scores[name] * share > scores[parent]:
                 scores[parent] = scores[name] * share
                 evidence[parent] = [*evidence[parent], f"child:{name}"]
-
-    def _explain(
-        self, title: str, text: str, lang: str | None, topics: list[str],
-        evidence: dict[str, list[str]],
-    ) -> None:
-        """Name the character n-grams behind the model's part of each assigned topic."""
-        if self.model is None:
-            return
-        doc = model_text(title, text, lang)[:_EXPLAIN_CHARS]
-        for name in topics:
-            if name in self.model.classes:
-                cls = self.model.classes.index(name)
-                evidence[name] = evidence[name] + self.model.top_features(doc, cls)
 
 
 _default: Classifier | None = None
@@ -147,6 +185,7 @@ def default_classifier() -> Classifier:
     return _default
 
 
-def classify(title: str, text: str, language: str | None = None) -> Classification:
+def classify(title: str, text: str, language: str | None = None,
+             rubric: RubricPrior | None = None) -> Classification:
     """Classify one article with the shipped taxonomy and model."""
-    return default_classifier().classify(title, text, language)
+    return default_classifier().classify(title, text, language, rubric)

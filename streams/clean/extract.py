@@ -47,6 +47,7 @@ class Extracted:
     language: str | None = None
     canonical_url: str | None = None
     alternates: dict[str, str] = field(default_factory=dict)
+    rubric: str | None = None
     image_count: int = 0
     link_count: int = 0
     extractor: str = "none"
@@ -77,6 +78,7 @@ def _extract(html: str | bytes, url: str | None) -> Extracted:
         published=published,
         canonical_url=metadata.canonical_url(tree, url),
         alternates=metadata.alternates(tree, url),
+        rubric=metadata.rubric(tree, url),  # before prune(): breadcrumbs sit in <nav>
         image_count=len(tree.css("img")),
         link_count=len(tree.css("a[href]")),
     )

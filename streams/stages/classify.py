@@ -1,4 +1,10 @@
-"""Stage 3, classify and route: Article -> news.articles + news.topic.<t> (+ news.review)."""
+"""Stage 3, classify and route: Article -> news.articles + news.topic.<t> (+ news.review).
+
+With a rubric book, the publisher's own section (``Article.rubric``) is evidence: its learned
+prior joins the model's probabilities, and the article's text-only probabilities are counted
+into the book and published on ``news.rubrics`` with the other outputs (same durable send,
+same commit), so every worker learns what that source's rubric means.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +12,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from streams.classify import Classification, classify
+from streams.classify.classifier import RubricPrior
+from streams.classify.rubrics import RubricBook
+from streams.metrics import RUBRIC_PRIORS
 from streams.records import Article, ClassifiedArticle, SourceRef
 from streams.stages.base import Emit, StageResult
-from streams.topology import ARTICLES, REVIEW, desk_topic_name
+from streams.topology import ARTICLES, REVIEW, RUBRICS, desk_topic_name
 
-Classifier = Callable[[str, str, str | None], Classification]
+Classifier = Callable[[str, str, str | None, RubricPrior | None], Classification]
 
 
 def to_classified(article: Article, c: Classification) -> ClassifiedArticle:
@@ -41,18 +50,30 @@ class ClassifyStage:
     desks: frozenset[str]
     review_below: float
     classifier: Classifier = field(default=classify)
+    rubrics: RubricBook | None = None
     name: str = "classify"
 
     def __post_init__(self) -> None:
         # Load the model and the sentence encoder when the worker starts: a missing or broken
         # model then stops the start instead of sending every article to the DLQ.
         if self.classifier is classify:
-            self.classifier("warm-up", "warm-up", "en")
+            self.classifier("warm-up", "warm-up", "en", None)
+
+    def _prior(self, article: Article) -> RubricPrior | None:
+        if self.rubrics is None or not article.rubric:
+            return None
+        prior = self.rubrics.prior(article.source_id, article.rubric)
+        RUBRIC_PRIORS.labels("learned" if prior else "too_few").inc()
+        return prior
 
     def __call__(self, key: bytes | None, value: bytes, origin: SourceRef) -> StageResult:
         article = Article.from_json(value)
-        c = self.classifier(article.title, article.text, article.language)
+        c = self.classifier(article.title, article.text, article.language, self._prior(article))
         classified = to_classified(article, c)
         emits = route(classified, self.desks, self.review_below)
         outcome = "review" if any(e.topic == REVIEW for e in emits) else "ok"
+        if self.rubrics is not None and article.rubric and c.text_proba:
+            stats = self.rubrics.observe(article.source_id, article.rubric, c.text_proba)
+            emits.append(Emit.record(RUBRICS, f"{stats.source_id}|{stats.rubric}|{stats.writer}",
+                                     stats))
         return StageResult(outcome, emits)

@@ -11,6 +11,7 @@ from streams.clean.dates import reconcile
 from streams.clean.decode import decode_html
 from streams.clean.extract import extract
 from streams.clean.language import detect_language
+from streams.clean.metadata import rubric_from_url
 from streams.clean.textclean import clean_text
 from streams.crawl.canonical import canonicalize
 from streams.dedup.fingerprint import fingerprint
@@ -83,6 +84,7 @@ def page_to_article(
         published=reconcile(ex.published if ex else None, raw.feed_published, raw.fetched_at),
         language=language,
         alternates=dict(ex.alternates) if ex else {},
+        rubric=ex.rubric if ex else rubric_from_url(raw.final_url),
         image_count=ex.image_count if ex else 0,
         link_count=ex.link_count if ex else 0,
         fetched_at=raw.fetched_at,
