@@ -135,7 +135,7 @@ RUBRIC_BOOK_KEYS = Gauge(
 RUBRIC_RECORDS_READ = Counter(
     "newsstream_classify_rubric_records_read",
     "Records read back from news.rubrics into the rubric book, by outcome",
-    ["outcome"],  # merged | malformed
+    ["outcome"],  # merged | other_group | malformed
 )
 FRESHNESS = Histogram(
     "newsstream_publication_to_storage_seconds",

@@ -189,12 +189,15 @@ class Correction(Record):
 class RubricStats(Record):
     """One worker's running totals for one publisher rubric: how many articles of that
     (source, rubric) it classified and the sum of the model's text-only probabilities per class.
-    ``news.rubrics`` is compacted by ``source|rubric|writer``; readers sum over writers."""
+    ``news.rubrics`` is compacted by ``source|rubric|writer``; readers sum the writers of their
+    own consumer group (another pipeline on the same topics sees the same pages again)."""
 
     schema_name: ClassVar[str] = "RubricStats"
     kind: Literal["RubricStats"] = "RubricStats"
     source_id: str = Field(min_length=1, max_length=80)
     rubric: str = Field(min_length=1, max_length=80)
+    group: str = Field(min_length=1, max_length=128,
+                       description="the consumer group of the writer: each pipeline learns alone")
     writer: str = Field(min_length=1, max_length=64, description="the worker process counting")
     articles: int = Field(ge=1)
     proba_sums: dict[str, float] = Field(description="class -> sum of text-only probabilities")

@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     # --- Stages ------------------------------------------------------------------------
     dedup_window_s: int = 7 * 24 * 3600
     classify_review_threshold: float = 0.35
+    # Threads of the sentence encoder in a worker. 1: a worker runs several stages and scales
+    # by processes; 2 threads measured slower than 1 on a shared 2-core machine (bench/classify.py).
+    encoder_threads: int = Field(default=1, ge=1, le=64)
 
     @classmethod
     def settings_customise_sources(

@@ -124,7 +124,7 @@ def build_topology(settings: Settings, desk_topics: Iterable[str]) -> Topology:
              retention_ms=-1),
         spec(RUBRICS, "RubricStats", "per-source rubric -> desk evidence, one total per worker",
              producers=("classify",), consumers=("classify",), compact=True,
-             key="source id|rubric|writer", retention_ms=90 * DAY_MS, partitions=1),
+             key="source id|rubric|writer", retention_ms=90 * DAY_MS),
         spec(DLQ, "DeadLetter", "records a stage could not process, replayable",
              producers=("crawl", "clean", "dedup_url", "dedup_content", "classify", "sink"),
              consumers=("operator",), retention_ms=30 * DAY_MS,

@@ -165,10 +165,12 @@ def _clean_stage(app: NewsApp, topology: Topology, topic: str) -> CleanStage:
 def _classify_stage(app: NewsApp, settings: Settings, topology: Topology) -> None:
     """Classify with the publisher-rubric book, kept in step with news.rubrics by a task."""
     from streams.app.rubric_reader import follow_rubrics
+    from streams.classify.encoder import Encoder
     from streams.classify.rubrics import RubricBook
     from streams.stages.classify import ClassifyStage  # loads the model: only when used
 
-    book = RubricBook()
+    Encoder.threads = settings.encoder_threads  # before the stage's warm-up loads the engine
+    book = RubricBook(settings.consumer_group)
     stage = ClassifyStage(frozenset(topology.desk_topics), settings.classify_review_threshold,
                           rubrics=book)
     _agent(app, topology, UNIQUE, stage)

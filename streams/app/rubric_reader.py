@@ -24,16 +24,15 @@ log = logging.getLogger(__name__)
 RETRY_S = 5.0
 
 
-def apply(book: RubricBook, value: bytes | None) -> bool:
+def apply(book: RubricBook, value: bytes | None) -> str:
     """Merge one record; a malformed one is counted and skipped (it is evidence, not data)."""
     try:
-        book.merge(RubricStats.from_json(value or b""))
+        outcome = "merged" if book.merge(RubricStats.from_json(value or b"")) else "other_group"
     except MalformedRecord:
-        RUBRIC_RECORDS_READ.labels("malformed").inc()
-        return False
-    RUBRIC_RECORDS_READ.labels("merged").inc()
+        outcome = "malformed"
+    RUBRIC_RECORDS_READ.labels(outcome).inc()
     RUBRIC_BOOK_KEYS.set(len(book))
-    return True
+    return outcome
 
 
 async def follow_rubrics(settings: Settings, book: RubricBook) -> None:

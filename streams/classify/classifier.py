@@ -2,8 +2,8 @@
 
 Per class the model gives a probability from the sentence embedding of title + lead and the
 term-rule scores (the rules are model inputs, so the model learns how far to trust each one).
-When the article's rubric has a learned prior (``rubrics.py``), the probability is blended
-with it, by a weight that grows with the evidence behind that rubric. The probability becomes
+When the article's rubric has a learned prior (``rubrics.py``), the class's log-odds move by
+what the rubric says beyond its source, weighted by the evidence behind it. The probability becomes
 a desk score with the class's calibrated threshold at 0.5 (``model.to_score``). Topics the
 model has not learned (an operator's new taxonomy entry) are scored by their term rules alone.
 A child topic lifts its parent (crime -> society) to ``parent_share`` of its score, and the
@@ -30,13 +30,30 @@ SUPPORTED = ("uk", "ru", "en")
 _UNSUPPORTED_DISCOUNT = 0.8
 
 
+# A rubric moves a class's log-odds by at most this much (a factor of e^3 = 20 on the odds).
+_MAX_RUBRIC_SHIFT = 3.0
+
+
 @dataclass(frozen=True)
 class RubricPrior:
     """What the publisher's section says, as learned from the stream (``rubrics.py``)."""
 
     name: str
-    weight: float                 # 0..1, share of the rubric in the blended probability
-    proba: Mapping[str, float]    # class -> probability among articles of this rubric
+    weight: float                 # 0..1, how far the evidence behind the rubric is trusted
+    proba: Mapping[str, float]    # class -> mean probability among articles of this rubric
+    base: Mapping[str, float]     # class -> mean probability among all articles of the source
+
+    def shift(self, classes: Sequence[str]) -> np.ndarray[Any, Any]:
+        """Per class, the log-odds the rubric adds: weight × (logit(rubric) − logit(source)).
+        A rubric whose articles look like the rest of the source's adds nothing."""
+        def logit(p: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+            q = np.clip(p, 0.01, 0.99)
+            return np.asarray(np.log(q / (1 - q)))
+
+        rub = np.array([self.proba.get(c, 0.0) for c in classes])
+        base = np.array([self.base.get(c, 0.0) for c in classes])
+        lift = self.weight * (logit(rub) - logit(base))
+        return np.asarray(np.clip(lift, -_MAX_RUBRIC_SHIFT, _MAX_RUBRIC_SHIFT))
 
 
 @dataclass(frozen=True)
@@ -120,9 +137,9 @@ class Classifier:
         text_p = dict(zip(classes, map(float, proba), strict=True))
         p = np.array(proba, dtype=np.float32)
         if it.rubric is not None and it.rubric.weight > 0:
-            prior = np.array([it.rubric.proba.get(c, pc) for c, pc in zip(classes, p,
-                                                                           strict=True)])
-            p = ((1 - it.rubric.weight) * p + it.rubric.weight * prior).astype(np.float32)
+            q = np.clip(p, 1e-6, 1 - 1e-6)
+            z = np.log(q / (1 - q)) + it.rubric.shift(classes)
+            p = (1.0 / (1.0 + np.exp(-z))).astype(np.float32)
         scores = dict(zip(classes, map(float, to_score(p, self.model.thresholds)), strict=True))
         for c, tp, bp, t in zip(classes, text_p.values(), p, self.model.thresholds, strict=True):
             if c in self.taxonomy.topics:
@@ -140,7 +157,10 @@ class Classifier:
         model_s, text_p = self._model_scores(it, proba, evidence)
         scores: dict[str, float] = {}
         for name in self.taxonomy.topics:
-            s = model_s.get(name, rules.scores.get(name, 0.0))
+            r = rules.scores.get(name, 0.0)
+            s = model_s.get(name, r)
+            if self.model is not None and self.model.or_rules(name):
+                s = 1.0 - (1.0 - s) * (1.0 - r)
             scores[name] = s if supported else s * _UNSUPPORTED_DISCOUNT
             evidence[name] = evidence.get(name, []) + rules.evidence[name]
         self._lift_parents(scores, evidence)

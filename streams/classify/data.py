@@ -116,8 +116,12 @@ def known_labels(rule: Rule, classes: tuple[str, ...]) -> dict[str, int]:
     return {c: int(c in positive) for c in classes if c not in unknown or c in positive}
 
 
+def _digest(text: str) -> str:
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+
+
 def _fifth(text: str) -> bool:
-    return hashlib.blake2b(text.encode(), digest_size=4).digest()[0] % _HELD_OUT_FIFTH == 0
+    return int(_digest(text)[:2], 16) % _HELD_OUT_FIFTH == 0
 
 
 def _rows(path: Path) -> Iterator[dict[str, object]]:
@@ -155,7 +159,7 @@ def load_set(name: str, root: Path = TOPICS_DIR) -> list[Example]:
         out.append(Example(
             title=title, text=body, language=str(row.get("lang") or "") or None, source=name,
             source_label=label, held_out=held, labels=known_labels(LABEL_MAP[name][label], classes),
-            group=str(row.get("id", "")), extra=extra,
+            group=str(row.get("id") or _digest(title + body[:200])), extra=extra,
         ))
     return out
 
@@ -207,7 +211,7 @@ def load_corrections(path: Path) -> Iterator[Example]:
         row = orjson.loads(line)
         if row.get("topics") and row.get("text"):
             given = set(row["topics"])
-            labels = {t: 1 for t in given} | {
+            labels = dict.fromkeys(given, 1) | {
                 t: 0 for t in row.get("previous_topics") or [] if t not in given}
             yield Example(
                 title=row.get("title", ""), text=row["text"], language=row.get("language"),

@@ -149,7 +149,7 @@ class DeskFigures:
         return 2 * p * r / (p + r) if p + r else 0.0
 
     def line(self) -> str:
-        return (f"{self.source:<18}{self.language:<4}{self.desk:<16}{self.precision:7.3f}"
+        return (f"{self.source:<18}{self.language:<5}{self.desk:<16}{self.precision:7.3f}"
                 f"{self.recall:7.3f}{self.f1:7.3f}{self.tp + self.fn:6d}")
 
 
@@ -170,7 +170,7 @@ def desk_figures(held: list[Example], found: list[Classification]) -> list[DeskF
 
 
 def desk_table(figures: list[DeskFigures]) -> str:
-    head = f"{'set':<18}{'lang':<4}{'desk':<16}{'P':>7}{'R':>7}{'F1':>7}{'n+':>6}"
+    head = f"{'set':<18}{'lang':<5}{'desk':<16}{'P':>7}{'R':>7}{'F1':>7}{'n+':>6}"
     return "\n".join([head, *(f.line() for f in figures)])
 
 

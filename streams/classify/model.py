@@ -51,6 +51,12 @@ class FeatureSpec:
     rule_scale: float = 1.0
     embed_dim: int = DIM
 
+    def rule_column(self, topic: str) -> int | None:
+        """The column of this topic's rule score in ``matrix``."""
+        if topic not in self.rule_topics:
+            return None
+        return self.embed_dim + self.rule_topics.index(topic)
+
     def matrix(self, embeddings: Array, rules: Sequence[dict[str, float]]) -> Array:
         rule_block = np.array([[r.get(t, 0.0) for t in self.rule_topics] for r in rules],
                               dtype=np.float32).reshape(len(rules), len(self.rule_topics))
@@ -72,6 +78,13 @@ class TopicModel:
     thresholds: Array  # classes: probability at which the class is assigned
     spec: FeatureSpec
     meta: dict[str, Any]
+    # classes whose term-rule score is OR-ed into the model's (where training measured a gain)
+    rules_or: NDArray[np.bool_] | None = None
+
+    def or_rules(self, name: str) -> bool:
+        if self.rules_or is None or name not in self.classes:
+            return False
+        return bool(self.rules_or[self.classes.index(name)])
 
     def proba(self, x: Array) -> Array:
         return sigmoid(x @ self.coef.T + self.bias)
@@ -91,6 +104,8 @@ class TopicModel:
         np.savez_compressed(
             path, classes=np.array(self.classes), coef=self.coef.astype(np.float32),
             bias=self.bias.astype(np.float32), thresholds=self.thresholds.astype(np.float32),
+            rules_or=(self.rules_or if self.rules_or is not None
+                      else np.zeros(len(self.classes), dtype=bool)),
             meta=np.array(json.dumps(info, ensure_ascii=False)),
         )
 
@@ -106,6 +121,7 @@ def load_model(path: Path | None = None) -> TopicModel:
             version=str(meta["version"]), classes=[str(c) for c in z["classes"]],
             coef=z["coef"].astype(np.float32), bias=z["bias"].astype(np.float32),
             thresholds=z["thresholds"].astype(np.float32), spec=spec, meta=meta,
+            rules_or=z["rules_or"].astype(bool) if "rules_or" in z.files else None,
         )
     except (OSError, ValueError, KeyError) as exc:
         raise ConfigError(f"topic model {path}: {exc}; run `newsstream classify-train`") from exc

@@ -40,6 +40,16 @@ OTHER_PAGE = """<!DOCTYPE html><html lang="uk"><head><meta charset="utf-8">
 маршрути. Подробиці обіцяють оприлюднити на сайті міськради.</p></article></body></html>"""
 
 
+# A page of its own (the others would come out as its near-duplicates), in a /world/ section.
+RUBRIC_PAGE = """<!DOCTYPE html><html lang="uk"><head><meta charset="utf-8">
+<title>Посли ЄС обговорили нові санкції проти Росії</title></head><body>
+<article><h1>Посли ЄС обговорили нові санкції проти Росії</h1>
+<p>Постійні представники країн Євросоюзу у Брюсселі обговорили двадцятий пакет санкцій
+проти Росії та продовження переговорів про гарантії безпеки для України.</p>
+<p>Дипломати домовилися повернутися до питання на наступній зустрічі, а міністри
+закордонних справ ухвалять рішення наприкінці місяця.</p></article></body></html>"""
+
+
 def raw_for(url: str, html: str = PAGE) -> RawPage:
     return make_raw(html, url, article_id=article_id(canonicalize(url)))
 
@@ -115,3 +125,57 @@ def test_worker_starts_on_a_state_dir_that_does_not_exist_yet(
         assert time.monotonic() < deadline, "worker not ready in 90 s"
         time.sleep(0.5)
     assert (fresh / "faust").is_dir()
+
+
+def test_worker_publishes_rubric_evidence_that_every_worker_reads_back(
+    worker: subprocess.Popen[bytes], stream_settings: Settings
+) -> None:
+    """The page's URL names its section: the worker counts it into its rubric book and
+    publishes its totals on news.rubrics; a book that follows the topic (another worker of the
+    group, or this one after a restart) sums every writer's totals, and skips other groups'."""
+    import asyncio
+
+    from streams.app.rubric_reader import follow_rubrics
+    from streams.classify.rubrics import RubricBook
+    from streams.records import RubricStats
+    from streams.topology import RUBRICS
+
+    group = stream_settings.consumer_group
+    page = raw_for("https://news.example.org/diplomatiya/envoys-2", RUBRIC_PAGE)
+    produce(stream_settings, RAW, page.article_id.encode(), page.to_json())
+    out = wait_for(stream_settings, "news.articles", lambda d: d["article_id"] == page.article_id)
+    assert out["rubric"] == "diplomatiya"
+    source = out["source_id"]
+    mine = wait_for(stream_settings, RUBRICS, lambda d: d["rubric"] == "diplomatiya"
+                    and d["source_id"] == source and d["group"] == group)
+    assert mine["articles"] == 1
+    assert max(mine["proba_sums"], key=mine["proba_sums"].get) == "diplomacy"
+    # a second writer of the group (as another worker would) adds its own totals; another
+    # group's writer and a malformed record are skipped and counted
+    other = RubricStats(source_id=source, rubric="diplomatiya", group=group,
+                        writer="other-worker", articles=9, proba_sums={"sport": 8.0})
+    blue = other.model_copy(update={"group": "blue", "writer": "blue-1", "articles": 99})
+    for value in (other.to_json(), blue.to_json(), b"{not a record"):
+        produce(stream_settings, RUBRICS, b"test", value)
+
+    async def read_back() -> RubricBook:
+        book = RubricBook(group, "reader")
+        task = asyncio.create_task(follow_rubrics(stream_settings, book))
+        try:
+            for _ in range(150):
+                prior = book.prior(source, "diplomatiya")
+                if prior is not None and prior.proba.get("sport", 0.0) > 0.5:
+                    return book
+                await asyncio.sleep(0.2)
+        finally:
+            task.cancel()
+        raise AssertionError(f"the rubric book never summed both writers: {book._totals}")
+
+    book = asyncio.run(read_back())
+    prior = book.prior(source, "diplomatiya")
+    assert prior is not None
+    expected = (mine["proba_sums"].get("sport", 0.0) + 8.0) / (1 + 9)
+    # the blue group's 99 are not in it; nor are the copies of the page a second pipeline (the
+    # fresh-group worker of the test above) put on the same topics: counted once
+    assert abs(prior.proba["sport"] - expected) < 1e-3, book._totals
+    assert worker.poll() is None

@@ -52,7 +52,9 @@ def test_pulled_file_becomes_training_examples(tmp_path: Path) -> None:
     path = tmp_path / "corrections.jsonl"
     write_jsonl(path, [c, empty])
     [ex] = list(data.load_corrections(path))
-    assert ex.label == "crime"
+    # what the editor gave is a positive, what the classifier had given and the editor took
+    # away is a negative, every other desk stays unknown
+    assert ex.labels == {"crime": 1, "politics": 0}
     assert ex.source == "corrections"
     assert not ex.held_out
 
@@ -64,4 +66,4 @@ def test_trainer_includes_corrections(tmp_path: Path, shared_data: Path) -> None
     base = load_training(None)
     with_fix = load_training(path)
     assert len(with_fix) == len(base) + 1
-    assert with_fix[-1].label == "crime"
+    assert with_fix[-1].positives == ("crime",)

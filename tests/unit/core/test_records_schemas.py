@@ -17,6 +17,7 @@ from streams.records import (
     DeadLetter,
     DuplicateEvent,
     RawPage,
+    RubricStats,
     SourceRef,
 )
 from streams.schemas import render, stale_files
@@ -81,6 +82,11 @@ def _examples() -> dict[str, dict]:
             title="t",
             text="x",
             language="en",
+        ).model_dump(mode="json"),
+        "RubricStats": RubricStats(
+            source_id="lenta-ua", rubric="кримінал", group="newsstream", writer="0a1b2c3d",
+            articles=12,
+            proba_sums={"crime": 10.5, "sport": 0.1},
         ).model_dump(mode="json"),
     }
 

@@ -33,20 +33,21 @@ DASHBOARDS = sorted((GRAFANA_DIR / "dashboards").glob("*.json"))
 K8S_DIR = ROOT / "deploy" / "k8s"
 RUNBOOK = ROOT / "docs" / "runbook.md"
 
-# Subcommands of the `newsstream` CLI (streams.cli). Every command a deployment file or the
-# runbook tells someone to run must be one of these.
-KNOWN_COMMANDS = frozenset(
-    {"worker", "crawl", "sink", "topics", "run", "kafka", "tail", "dlq", "config", "articles"}
-)
+def _cli_commands() -> tuple[frozenset[str], dict[str, frozenset[str]]]:
+    """The `newsstream` CLI's commands and its groups' subcommands, read from the CLI itself
+    (streams.cli): every command a deployment file or the runbook tells someone to run must be
+    one of these."""
+    import click
 
-# Subcommands of the CLI's command groups; a bare group only prints its help.
-KNOWN_SUBCOMMANDS: dict[str, frozenset[str]] = {
-    "topics": frozenset({"create", "describe"}),
-    "dlq": frozenset({"list", "replay"}),
-    "kafka": frozenset({"up", "down", "status", "fetch"}),
-    "config": frozenset({"show"}),
-    "articles": frozenset({"search", "show"}),
-}
+    from streams.cli import cli
+
+    groups = {name: frozenset(cmd.commands) for name, cmd in cli.commands.items()
+              if isinstance(cmd, click.Group)}
+    return frozenset(cli.commands), groups
+
+
+# a bare group only prints its help
+KNOWN_COMMANDS, KNOWN_SUBCOMMANDS = _cli_commands()
 
 
 def _check_command(argv: list[str], where: str) -> None:
