@@ -7,6 +7,7 @@ error and the original topic/partition/offset; each outcome is counted.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import socket
@@ -52,7 +53,13 @@ class StageShell:
         try:
             if value is None:
                 raise MalformedRecord("tombstone (null value) on a record topic")
-            result = self.stage(key, value, origin)
+            if getattr(self.stage, "offload", False):
+                # The stage spends its time in C code that releases the GIL (the sentence
+                # encoder): in a thread, the worker's other agents run meanwhile. Still one
+                # record at a time: the agent waits for it.
+                result = await asyncio.to_thread(self.stage, key, value, origin)
+            else:
+                result = self.stage(key, value, origin)
         except StageError as exc:
             return await self._dead(key, value, origin, exc.reason, str(exc))
         except Exception as exc:  # a bug must not stop the stream: dead-letter and go on

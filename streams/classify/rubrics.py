@@ -22,6 +22,7 @@ evidence (never for stored articles).
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -66,6 +67,8 @@ class RubricBook:
         self._totals: dict[str, dict[str, Totals]] = {}
         self._by_source: dict[str, set[str]] = {}  # source -> its keys
         self._recent: OrderedDict[str, None] = OrderedDict()
+        # the stage observes in a worker thread while the reader task merges on the loop
+        self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self._totals)
@@ -74,6 +77,11 @@ class RubricBook:
                 article: str = "") -> RubricStats | None:
         """Count one article of this rubric; returns the record to publish (this writer's
         new totals for the key), or None for an article (id + revision) counted lately."""
+        with self._lock:
+            return self._observe(source, rubric, text_proba, article)
+
+    def _observe(self, source: str, rubric: str, text_proba: Mapping[str, float],
+                 article: str) -> RubricStats | None:
         if article:
             if article in self._recent:
                 self._recent.move_to_end(article)
@@ -92,6 +100,10 @@ class RubricBook:
         """Apply a record read back from ``news.rubrics``; False when it belongs to another
         consumer group (a second pipeline on the same topics: its articles are ours again).
         Totals only grow, so the larger count wins: replays and own echoes change nothing."""
+        with self._lock:
+            return self._merge(stats)
+
+    def _merge(self, stats: RubricStats) -> bool:
         if stats.group != self.group:
             return False
         key = self._key(stats.source_id, stats.rubric)
@@ -117,6 +129,10 @@ class RubricBook:
     def prior(self, source: str, rubric: str) -> RubricPrior | None:
         """What this rubric says beyond its source: its articles' mean probabilities next to
         those of all the source's articles (a source with one rubric says nothing by it)."""
+        with self._lock:
+            return self._prior(source, rubric)
+
+    def _prior(self, source: str, rubric: str) -> RubricPrior | None:
         key = book_key(source, rubric)
         n, sums = self._merged([key])
         if n < MIN_ARTICLES:

@@ -52,6 +52,8 @@ class ClassifyStage:
     classifier: Classifier = field(default=classify)
     rubrics: RubricBook | None = None
     name: str = "classify"
+    # The shell runs this stage in a thread: the encoder releases the GIL for ~50 ms a record.
+    offload: bool = True
 
     def __post_init__(self) -> None:
         # Load the model and the sentence encoder when the worker starts: a missing or broken
