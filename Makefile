@@ -39,8 +39,10 @@ run: install  ## run everything on local Kafka + embedded PostgreSQL (live sourc
 demo: install  ## run everything, crawling the built-in sample site on 127.0.0.1 (offline)
 	$(BIN)/newsstream run --demo
 
-test: tools  ## lint, then the whole test suite (starts its own Kafka, PostgreSQL, Prometheus)
+test: tools  ## lint (as `make lint`), then the whole suite (starts its own Kafka, PostgreSQL, Prometheus)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/pytest
 
 test-unit: install  ## unit tests only (no broker)

@@ -63,7 +63,6 @@ def serve(ports: list[int], ready: multiprocessing.synchronize.Event) -> None:
     asyncio.run(main())
 
 
-
 async def polite_run(urls: list[str], delay_s: float) -> tuple[float, int, float]:
     """Seconds, bytes, and the smallest same-host gap between request starts."""
     starts: dict[str, list[float]] = defaultdict(list)

@@ -4,12 +4,13 @@ Usage: .venv/bin/python bench/dedup.py
 
 Reads ``shared/data/stories/tgcontest-pairs.jsonl`` and, as a background stream of unrelated
 news, ``shared/data/topics/{tgcontest,ria}.jsonl`` (override the folder with
-NEWSSTREAM_SHARED_DATA). Prints, per pair category, how often the second text is called a
-duplicate of the first; then streams every text through one detector and checks each
+NEWSSTREAM_SHARED_DATA). Everything runs through the stream's two dedup steps in one process
+(``streams/dedup/pipeline.py``). Prints, per pair category, how often the second text is called
+a duplicate of the first; then streams every text through one run of the steps and checks each
 duplicate it reports against the exact shingle containment; then articles per second of
-fingerprint + decide, and state bytes per article; then recall per kind of copies made from
-real articles (exact, other template, promo inserts, truncated, edited, revision) and the
-precision of all duplicate decisions in that stream. Single process.
+fingerprint and of the two steps, and the bytes per article of the worker's dedup tables; then
+recall per kind of copies made from real articles (exact, other template, promo inserts,
+truncated, edited, revision) and the precision of all duplicate decisions in that stream.
 """
 
 from __future__ import annotations
@@ -21,8 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from streams.dedup.detector import Deduplicator
-from streams.dedup.fingerprint import signature
+from streams.dedup.pipeline import DedupPipeline, text_article
 from streams.dedup.quality import (
     CATEGORIES,
     Pair,
@@ -33,7 +33,6 @@ from streams.dedup.quality import (
     load_pairs,
 )
 from streams.dedup.variants import KINDS, evaluate_copies, usable_bases
-from streams.stages.clean import content_hash
 
 
 def print_pairs(pairs: list[Pair]) -> None:
@@ -56,27 +55,32 @@ def print_pairs(pairs: list[Pair]) -> None:
 
 
 def stream(texts: list[str]) -> None:
-    """One detector over all texts in order: throughput, state size, and false merges."""
+    """The dedup steps over all texts in order: throughput, state size, and false merges."""
     t0 = time.perf_counter()
-    sigs = [signature(t) for t in texts]
-    hashes = [content_hash(t) for t in texts]
+    # An Article per text as clean emits it: content hash and fingerprint are computed here.
+    articles = [text_article(t, f"{i:032x}", float(i)) for i, t in enumerate(texts)]
     t1 = time.perf_counter()
-    by_id: dict[str, object] = {}
-    by_hash: dict[str, object] = {}
-    by_band: dict[str, object] = {}
-    dedup = Deduplicator(by_id, by_hash, by_band, window_s=7 * 86400)
-    decisions = [
-        dedup.decide(f"{i:032x}", h, s, float(i))
-        for i, (h, s) in enumerate(zip(hashes, sigs, strict=True))
-    ]
+    run = DedupPipeline(window_s=7 * 86400)
+    decisions = [run(a) for a in articles]
     t2 = time.perf_counter()
     n = len(texts)
     print(
-        f"\nstream of {n} texts: fingerprint {n / (t1 - t0):,.0f}/s, decide {n / (t2 - t1):,.0f}/s,"
-        f" both {n / (t2 - t0):,.0f}/s"
+        f"\nstream of {n} texts: fingerprint {n / (t1 - t0):,.0f}/s,"
+        f" dedup steps {n / (t2 - t1):,.0f}/s, both {n / (t2 - t0):,.0f}/s"
     )
-    state = sum(len(json.dumps([k, v])) for m in (by_id, by_hash, by_band) for k, v in m.items())
-    print(f"state: {state / n:,.0f} bytes of JSON per kept article ({len(by_band)} buckets)")
+    tables = {
+        "url by_id": run.url_by_id,
+        "content by_id": run.content_by_id,
+        "content by_hash": run.content_by_hash,
+    }
+    sizes = {name: sum(len(json.dumps([k, v])) for k, v in m.items()) for name, m in tables.items()}
+    parts = ", ".join(f"{name} {size / n:,.0f}" for name, size in sizes.items())
+    # One language (none given): every text is on content partition 0.
+    buckets = len(run.content_step.detector.for_partition(0).by_band)
+    print(
+        f"state: {sum(sizes.values()) / n:,.0f} bytes of JSON per kept article ({parts});"
+        f" band index derived in memory, {buckets} buckets"
+    )
     dups = [(i, d) for i, d in enumerate(decisions) if d.kind == "duplicate"]
     false = 0
     for i, d in dups:

@@ -162,7 +162,6 @@ def run_bare(values: list[bytes], settings: Settings) -> Bare:
 # --- broker and worker -------------------------------------------------------------------------
 
 
-
 @contextmanager
 def broker() -> Iterator[str]:
     """NEWSSTREAM_KAFKA_BOOTSTRAP, or a local broker of our own that is always stopped."""

@@ -186,8 +186,6 @@ async def _watch(dsn: str, n: int) -> tuple[float, int]:
         await conn.close()
 
 
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--articles", type=int, default=20000)

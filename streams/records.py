@@ -196,8 +196,11 @@ class RubricStats(Record):
     kind: Literal["RubricStats"] = "RubricStats"
     source_id: str = Field(min_length=1, max_length=80)
     rubric: str = Field(min_length=1, max_length=80)
-    group: str = Field(min_length=1, max_length=128,
-                       description="the consumer group of the writer: each pipeline learns alone")
+    group: str = Field(
+        min_length=1,
+        max_length=128,
+        description="the consumer group of the writer: each pipeline learns alone",
+    )
     writer: str = Field(min_length=1, max_length=64, description="the worker process counting")
     articles: int = Field(ge=1)
     proba_sums: dict[str, float] = Field(description="class -> sum of text-only probabilities")

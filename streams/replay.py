@@ -45,7 +45,8 @@ async def replay_dead_letters(
                 letter
                 for tp, records in batch.items()
                 for rec in records
-                if rec.offset < ends[tp] and (letter := _parse(rec.value)) is not None
+                if rec.offset < ends[tp]
+                and (letter := _parse(rec.value)) is not None
                 and _wanted(letter, stage, reason)
             ]
             for letter in letters:

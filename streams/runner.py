@@ -64,7 +64,11 @@ def _spawn(args: list[str], env: dict[str, str], port: int) -> subprocess.Popen[
     cmd = [sys.executable, "-m", "streams", *args]
     log.info("starting %s (metrics :%d)", " ".join(args), port)
     return subprocess.Popen(
-        cmd, env=child_env, preexec_fn=_die_with_parent, start_new_session=True  # noqa: PLW1509
+        cmd,
+        env=child_env,
+        # PR_SET_PDEATHSIG must be set in the child itself: subprocess has no other hook.
+        preexec_fn=_die_with_parent,  # noqa: PLW1509
+        start_new_session=True,
     )
 
 
@@ -107,8 +111,10 @@ def run_all(ctx: object, settings: Settings, topology: object, *, demo: bool) ->
             ("worker", _spawn(["worker"], env, port + 1)),
             ("crawler", _spawn(crawl_args, env, port)),
         ]
-        log.info("newsstream running (cold start %.1fs); Ctrl-C stops everything",
-                 time.monotonic() - started)
+        log.info(
+            "newsstream running (cold start %.1fs); Ctrl-C stops everything",
+            time.monotonic() - started,
+        )
         code = 0
         try:
             while not stopping:

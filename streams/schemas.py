@@ -34,16 +34,18 @@ def asyncapi(topology: Topology) -> dict[str, Any]:
             "description": f"{spec.description}. Key: {spec.key}. Written by "
             f"{', '.join(spec.producers)}; read by {', '.join(spec.consumers)}.",
             "messages": {spec.value: {"$ref": f"#/components/messages/{spec.value}"}},
-            "bindings": {"kafka": {
-                "topic": spec.name,
-                "partitions": spec.partitions,
-                "topicConfiguration": {
-                    "cleanup.policy": ["compact", "delete"] if spec.compact else ["delete"],
-                    "retention.ms": spec.retention_ms,
-                    "max.message.bytes": spec.max_message_bytes,
-                },
-                "bindingVersion": "0.5.0",
-            }},
+            "bindings": {
+                "kafka": {
+                    "topic": spec.name,
+                    "partitions": spec.partitions,
+                    "topicConfiguration": {
+                        "cleanup.policy": ["compact", "delete"] if spec.compact else ["delete"],
+                        "retention.ms": spec.retention_ms,
+                        "max.message.bytes": spec.max_message_bytes,
+                    },
+                    "bindingVersion": "0.5.0",
+                }
+            },
         }
         operations[f"receive_{cid}"] = {
             "action": "receive",
@@ -79,7 +81,8 @@ def render(topology: Topology) -> dict[str, bytes]:
     out = {
         f"{cls.schema_name}.json": orjson.dumps(
             record_schema(cls), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS
-        ) + b"\n"
+        )
+        + b"\n"
         for cls in RECORD_TYPES
     }
     out["asyncapi.yaml"] = yaml.safe_dump(asyncapi(topology), sort_keys=False).encode()
@@ -88,6 +91,7 @@ def render(topology: Topology) -> dict[str, bytes]:
 
 def stale_files(directory: Path, topology: Topology) -> list[str]:
     return [
-        name for name, data in render(topology).items()
+        name
+        for name, data in render(topology).items()
         if not (directory / name).is_file() or (directory / name).read_bytes() != data
     ]

@@ -171,8 +171,9 @@ def _classify_stage(app: NewsApp, settings: Settings, topology: Topology) -> Non
 
     Encoder.threads = settings.encoder_threads  # before the stage's warm-up loads the engine
     book = RubricBook(settings.consumer_group)
-    stage = ClassifyStage(frozenset(topology.desk_topics), settings.classify_review_threshold,
-                          rubrics=book)
+    stage = ClassifyStage(
+        frozenset(topology.desk_topics), settings.classify_review_threshold, rubrics=book
+    )
     _agent(app, topology, UNIQUE, stage)
 
     async def rubric_reader() -> None:
@@ -216,8 +217,12 @@ def _dedup_stages(
 def _agent(app: NewsApp, topology: Topology, topic: str, stage: Stage, name: str = "") -> None:
     spec = topology[topic]
     channel = app.topic(
-        spec.name, key_type=bytes, value_type=bytes, partitions=spec.partitions,
-        retention=spec.retention_ms / 1000, internal=False,
+        spec.name,
+        key_type=bytes,
+        value_type=bytes,
+        partitions=spec.partitions,
+        retention=spec.retention_ms / 1000,
+        internal=False,
     )
     shell = StageShell(stage, app.output)
 

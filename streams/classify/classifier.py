@@ -39,13 +39,14 @@ class RubricPrior:
     """What the publisher's section says, as learned from the stream (``rubrics.py``)."""
 
     name: str
-    weight: float                 # 0..1, how far the evidence behind the rubric is trusted
-    proba: Mapping[str, float]    # class -> mean probability among articles of this rubric
-    base: Mapping[str, float]     # class -> mean probability among all articles of the source
+    weight: float  # 0..1, how far the evidence behind the rubric is trusted
+    proba: Mapping[str, float]  # class -> mean probability among articles of this rubric
+    base: Mapping[str, float]  # class -> mean probability among all articles of the source
 
     def shift(self, classes: Sequence[str]) -> np.ndarray[Any, Any]:
         """Per class, the log-odds the rubric adds: weight × (logit(rubric) − logit(source)).
         A rubric whose articles look like the rest of the source's adds nothing."""
+
         def logit(p: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
             q = np.clip(p, 0.01, 0.99)
             return np.asarray(np.log(q / (1 - q)))
@@ -80,9 +81,13 @@ class Classification:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "topics": list(self.topics), "scores": self.scores, "iptc": list(self.iptc),
-            "evidence": self.evidence, "classifier_version": self.classifier_version,
-            "language": self.language, "language_supported": self.language_supported,
+            "topics": list(self.topics),
+            "scores": self.scores,
+            "iptc": list(self.iptc),
+            "evidence": self.evidence,
+            "classifier_version": self.classifier_version,
+            "language": self.language,
+            "language_supported": self.language_supported,
         }
 
 
@@ -106,25 +111,29 @@ class Classifier:
     def from_files(cls, taxonomy: Path | None = None, model: Path | None = None) -> Classifier:
         return cls(load_taxonomy(taxonomy), load_model(model))
 
-    def classify(self, title: str, text: str, language: str | None = None,
-                 rubric: RubricPrior | None = None) -> Classification:
+    def classify(
+        self, title: str, text: str, language: str | None = None, rubric: RubricPrior | None = None
+    ) -> Classification:
         return self.classify_many([Item(title, text, language, rubric)])[0]
 
     def classify_many(self, items: Sequence[Item]) -> list[Classification]:
         """Batch form: the encoder reads all items at once."""
         langs = [it.language or detect_language(f"{it.title}\n{it.text}") for it in items]
-        rules = [self.rules.score(it.title, it.text, lang)
-                 for it, lang in zip(items, langs, strict=True)]
+        rules = [
+            self.rules.score(it.title, it.text, lang) for it, lang in zip(items, langs, strict=True)
+        ]
         proba = None
         if self.model is not None and items:
-            proba, _ = self.model.scores([it.title for it in items], [it.text for it in items],
-                                         [r.scores for r in rules])
+            proba, _ = self.model.scores(
+                [it.title for it in items], [it.text for it in items], [r.scores for r in rules]
+            )
         out = []
         for i, (it, lang) in enumerate(zip(items, langs, strict=True)):
             # An empty document would get the model's prior as a "topic".
             empty = not (it.title.strip() or it.text.strip())
-            out.append(self._combine(it, lang, rules[i],
-                                     None if proba is None or empty else proba[i]))
+            out.append(
+                self._combine(it, lang, rules[i], None if proba is None or empty else proba[i])
+            )
         return out
 
     def _model_scores(
@@ -149,7 +158,10 @@ class Classifier:
         return scores, text_p
 
     def _combine(
-        self, it: Item, lang: str | None, rules: RuleResult,
+        self,
+        it: Item,
+        lang: str | None,
+        rules: RuleResult,
         proba: np.ndarray[Any, Any] | None,
     ) -> Classification:
         supported = lang in SUPPORTED
@@ -164,14 +176,19 @@ class Classifier:
             scores[name] = s if supported else s * _UNSUPPORTED_DISCOUNT
             evidence[name] = evidence.get(name, []) + rules.evidence[name]
         self._lift_parents(scores, evidence)
-        topics = self._ordered([n for n, t in self.taxonomy.topics.items()
-                                if scores[n] >= t.threshold], scores)
+        topics = self._ordered(
+            [n for n, t in self.taxonomy.topics.items() if scores[n] >= t.threshold], scores
+        )
         if not supported:
             evidence["*"] = [f"language {lang or 'unknown'}: no term rules, model only"]
         return Classification(
-            topics=tuple(topics), scores={k: round(v, 4) for k, v in scores.items()},
-            iptc=tuple(self.taxonomy.iptc_codes(topics)), evidence=evidence,
-            classifier_version=self.version, language=lang, language_supported=supported,
+            topics=tuple(topics),
+            scores={k: round(v, 4) for k, v in scores.items()},
+            iptc=tuple(self.taxonomy.iptc_codes(topics)),
+            evidence=evidence,
+            classifier_version=self.version,
+            language=lang,
+            language_supported=supported,
             other={k: v for k, v in model_s.items() if k not in self.taxonomy.topics},
             text_proba=text_p,
         )
@@ -205,7 +222,8 @@ def default_classifier() -> Classifier:
     return _default
 
 
-def classify(title: str, text: str, language: str | None = None,
-             rubric: RubricPrior | None = None) -> Classification:
+def classify(
+    title: str, text: str, language: str | None = None, rubric: RubricPrior | None = None
+) -> Classification:
     """Classify one article with the shipped taxonomy and model."""
     return default_classifier().classify(title, text, language, rubric)

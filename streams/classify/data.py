@@ -37,16 +37,36 @@ _HELD_OUT_FIFTH = 5
 
 # set label -> (classes it asserts, classes it says nothing about); every other class is 0.
 Rule = tuple[tuple[str, ...], tuple[str, ...]]
-_SOCIETY_KIN = ("politics", "diplomacy", "war", "crime", "emergencies", "humanitarian",
-                "infrastructure", "health")
+_SOCIETY_KIN = (
+    "politics",
+    "diplomacy",
+    "war",
+    "crime",
+    "emergencies",
+    "humanitarian",
+    "infrastructure",
+    "health",
+)
 _WIKI_SILENT = ("society", "humanitarian", "infrastructure", "x-travel", "x-geography", "x-other")
 LABEL_MAP: dict[str, dict[str, Rule]] = {
     # The portal's sections are exclusive: an event sits under one heading, so the ten desks
     # it has are told apart (war events are negatives for diplomacy). It has no section for
     # society, humanitarian or infrastructure: those stay unknown.
-    "wikipedia": {desk: ((desk,), _WIKI_SILENT) for desk in (
-        "war", "emergencies", "crime", "politics", "diplomacy", "economy", "sport", "health",
-        "culture", "technology")},
+    "wikipedia": {
+        desk: ((desk,), _WIKI_SILENT)
+        for desk in (
+            "war",
+            "emergencies",
+            "crime",
+            "politics",
+            "diplomacy",
+            "economy",
+            "sport",
+            "health",
+            "culture",
+            "technology",
+        )
+    },
     "sib200": {
         "politics": (("politics",), ("diplomacy", "war", "crime", "society", "economy")),
         "science/technology": (("technology",), ("health", "infrastructure")),
@@ -74,19 +94,43 @@ LABEL_MAP: dict[str, dict[str, Rule]] = {
     # Lenta's "Преступность" rubric: crime (and its parent society); a crime story may also be
     # politics or war (terrorism), and it may be about an accident turned criminal case.
     "lenta-crime": {
-        "crime": (("crime", "society"),
-                  ("politics", "war", "diplomacy", "emergencies", "humanitarian", "economy")),
+        "crime": (
+            ("crime", "society"),
+            ("politics", "war", "diplomacy", "emergencies", "humanitarian", "economy"),
+        ),
     },
 }
 HELD_OUT = {"sib200": {"dev"}, "tgcontest": {"exam"}, "ria": {"part9"}}
 
 # disaster-response columns (news genre only: the "direct" rows are SMS, not news)
-_DR_WEATHER = ("weather_related", "floods", "storm", "fire", "earthquake", "cold",
-               "other_weather", "search_and_rescue")
-_DR_AID = ("aid_related", "refugees", "food", "water", "shelter", "clothing", "money",
-           "medical_help", "other_aid")
-_DR_INFRA = ("infrastructure_related", "transport", "buildings", "electricity",
-             "other_infrastructure")
+_DR_WEATHER = (
+    "weather_related",
+    "floods",
+    "storm",
+    "fire",
+    "earthquake",
+    "cold",
+    "other_weather",
+    "search_and_rescue",
+)
+_DR_AID = (
+    "aid_related",
+    "refugees",
+    "food",
+    "water",
+    "shelter",
+    "clothing",
+    "money",
+    "medical_help",
+    "other_aid",
+)
+_DR_INFRA = (
+    "infrastructure_related",
+    "transport",
+    "buildings",
+    "electricity",
+    "other_infrastructure",
+)
 
 
 @dataclass(frozen=True)
@@ -94,10 +138,10 @@ class Example:
     title: str
     text: str
     language: str | None
-    source: str                 # wikipedia / sib200 / tgcontest / ria / lenta-crime / ...
-    source_label: str           # the label as the data set wrote it
+    source: str  # wikipedia / sib200 / tgcontest / ria / lenta-crime / ...
+    source_label: str  # the label as the data set wrote it
     held_out: bool
-    labels: Mapping[str, int]   # class -> 1 or 0, known labels only
+    labels: Mapping[str, int]  # class -> 1 or 0, known labels only
     # Translations of one sentence share a group, so cross-validation keeps them together.
     group: str = ""
     extra: Mapping[str, str] = field(default_factory=dict)  # date, story ...
@@ -156,11 +200,19 @@ def load_set(name: str, root: Path = TOPICS_DIR) -> list[Example]:
         else:
             title, body = _split_title(str(row["text"]), name)
             label, held, extra = str(row["label"]), row.get("split") in HELD_OUT[name], {}
-        out.append(Example(
-            title=title, text=body, language=str(row.get("lang") or "") or None, source=name,
-            source_label=label, held_out=held, labels=known_labels(LABEL_MAP[name][label], classes),
-            group=str(row.get("id") or _digest(title + body[:200])), extra=extra,
-        ))
+        out.append(
+            Example(
+                title=title,
+                text=body,
+                language=str(row.get("lang") or "") or None,
+                source=name,
+                source_label=label,
+                held_out=held,
+                labels=known_labels(LABEL_MAP[name][label], classes),
+                group=str(row.get("id") or _digest(title + body[:200])),
+                extra=extra,
+            )
+        )
     return out
 
 
@@ -179,17 +231,26 @@ def _disaster_response(path: Path, classes: tuple[str, ...]) -> list[Example]:
                 return any(row.get(c) == "1" for c in cols)
 
             related = row["related"] == "1"
-            labels = {"humanitarian": int(related and any_of(_DR_AID)),
-                      "infrastructure": int(related and any_of(_DR_INFRA))}
+            labels = {
+                "humanitarian": int(related and any_of(_DR_AID)),
+                "infrastructure": int(related and any_of(_DR_INFRA)),
+            }
             if not related or any_of(_DR_WEATHER):
                 labels["emergencies"] = int(related)
             labels |= {c: 0 for c in ("sport", "culture", "technology") if c in classes}
             text = row["message"]
-            out.append(Example(
-                title="", text=text, language="en", source="disaster-response",
-                source_label="related" if related else "unrelated", held_out=_fifth(text),
-                labels=labels, group=row["id"],
-            ))
+            out.append(
+                Example(
+                    title="",
+                    text=text,
+                    language="en",
+                    source="disaster-response",
+                    source_label="related" if related else "unrelated",
+                    held_out=_fifth(text),
+                    labels=labels,
+                    group=row["id"],
+                )
+            )
     return out
 
 
@@ -212,9 +273,15 @@ def load_corrections(path: Path) -> Iterator[Example]:
         if row.get("topics") and row.get("text"):
             given = set(row["topics"])
             labels = dict.fromkeys(given, 1) | {
-                t: 0 for t in row.get("previous_topics") or [] if t not in given}
+                t: 0 for t in row.get("previous_topics") or [] if t not in given
+            }
             yield Example(
-                title=row.get("title", ""), text=row["text"], language=row.get("language"),
-                source="corrections", source_label=row["topics"][0], held_out=False,
-                labels=labels, group=str(row.get("article_id", "")),
+                title=row.get("title", ""),
+                text=row["text"],
+                language=row.get("language"),
+                source="corrections",
+                source_label=row["topics"][0],
+                held_out=False,
+                labels=labels,
+                group=str(row.get("article_id", "")),
             )

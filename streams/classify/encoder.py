@@ -82,7 +82,8 @@ class Encoder:
 
 
 def cached_encode(
-    texts: Sequence[str], cache: Path | None,
+    texts: Sequence[str],
+    cache: Path | None,
     progress: Callable[[int, int], None] | None = None,
 ) -> Matrix:
     """Embeddings through an on-disk cache keyed by the text's hash (training re-reads the same

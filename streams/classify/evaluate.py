@@ -21,20 +21,38 @@ from streams.classify.data import SHARED_DATA, Example, load_all
 # set -> its label -> the desk topics / model classes that stand for it
 EVAL_MAP: dict[str, dict[str, tuple[str, ...]]] = {
     "sib200": {
-        "politics": ("politics", "diplomacy", "war"), "science/technology": ("technology",),
-        "sports": ("sport",), "health": ("health",), "entertainment": ("culture",),
-        "travel": ("x-travel",), "geography": ("x-geography",),
+        "politics": ("politics", "diplomacy", "war"),
+        "science/technology": ("technology",),
+        "sports": ("sport",),
+        "health": ("health",),
+        "entertainment": ("culture",),
+        "travel": ("x-travel",),
+        "geography": ("x-geography",),
     },
     "news": {  # tgcontest exam + ria part9, in tgcontest's label space
-        "society": ("society", "politics", "diplomacy", "war", "crime", "emergencies",
-                    "humanitarian"),
-        "economy": ("economy", "infrastructure"), "sports": ("sport",),
-        "entertainment": ("culture",), "science/technology": ("technology", "health"),
+        "society": (
+            "society",
+            "politics",
+            "diplomacy",
+            "war",
+            "crime",
+            "emergencies",
+            "humanitarian",
+        ),
+        "economy": ("economy", "infrastructure"),
+        "sports": ("sport",),
+        "entertainment": ("culture",),
+        "science/technology": ("technology", "health"),
         "other": ("x-other", "x-travel", "x-geography"),
     },
 }
-_NEWS_TRUTH = {"science": "science/technology", "technology": "science/technology",
-               "not_news": "other", "culture": "entertainment", "sports": "sports"}
+_NEWS_TRUTH = {
+    "science": "science/technology",
+    "technology": "science/technology",
+    "not_news": "other",
+    "culture": "entertainment",
+    "sports": "sports",
+}
 
 
 @dataclass
@@ -57,12 +75,18 @@ class Report:
         n = sum(self.support)
         head = f"== {self.name} [{self.language}] macro-F1 {self.macro_f1:.3f} (n={n})"
         rows = [f"{'label':<20}{'P':>7}{'R':>7}{'F1':>7}{'n':>5}"]
-        rows += [f"{lab:<20}{p:7.3f}{r:7.3f}{f:7.3f}{n:5d}" for lab, p, r, f, n in
-                 zip(self.labels, self.precision, self.recall, self.f1, self.support, strict=True)]
+        rows += [
+            f"{lab:<20}{p:7.3f}{r:7.3f}{f:7.3f}{n:5d}"
+            for lab, p, r, f, n in zip(
+                self.labels, self.precision, self.recall, self.f1, self.support, strict=True
+            )
+        ]
         short = [lab[:5] for lab in self.labels]
         rows.append("confusion (rows truth, columns predicted): " + " ".join(short))
-        rows += [f"{lab[:18]:<20}" + " ".join(f"{v:5d}" for v in row)
-                 for lab, row in zip(self.labels, self.confusion, strict=True)]
+        rows += [
+            f"{lab[:18]:<20}" + " ".join(f"{v:5d}" for v in row)
+            for lab, row in zip(self.labels, self.confusion, strict=True)
+        ]
         return "\n".join([head, *rows])
 
 
@@ -77,15 +101,26 @@ def truth_label(e: Example) -> str:
     return _NEWS_TRUTH.get(e.source_label, e.source_label)
 
 
-def report(name: str, lang: str, truth: Sequence[str], pred: Sequence[str],
-           labels: list[str]) -> Report:
+def report(
+    name: str, lang: str, truth: Sequence[str], pred: Sequence[str], labels: list[str]
+) -> Report:
     p, r, f, n = precision_recall_fscore_support(truth, pred, labels=labels, zero_division=0)
     cm = confusion_matrix(truth, pred, labels=labels)
     return Report(name, lang, labels, p.tolist(), r.tolist(), f.tolist(), n.tolist(), cm.tolist())
 
 
-WIKI_DESKS = ("war", "emergencies", "crime", "politics", "diplomacy", "economy", "sport",
-              "health", "culture", "technology")
+WIKI_DESKS = (
+    "war",
+    "emergencies",
+    "crime",
+    "politics",
+    "diplomacy",
+    "economy",
+    "sport",
+    "health",
+    "culture",
+    "technology",
+)
 # The desks the mission names and the English event reports label (the aim: macro-F1 >= 0.80).
 EVENT_DESKS = ("diplomacy", "crime", "war", "emergencies")
 
@@ -97,8 +132,11 @@ def held_out_results(
     return held, classifier.classify_many([Item(e.title, e.text, e.language) for e in held])
 
 
-def evaluate(classifier: Classifier, examples: list[Example] | None = None,
-             results: tuple[list[Example], list[Classification]] | None = None) -> list[Report]:
+def evaluate(
+    classifier: Classifier,
+    examples: list[Example] | None = None,
+    results: tuple[list[Example], list[Classification]] | None = None,
+) -> list[Report]:
     """Single-label reports, each set in its own label space: SIB-200 dev, the news sets'
     held-out parts, and the Wikipedia events of the held-out months (top desk among the ten
     desks Wikipedia labels, and among the four event desks on those desks' events only)."""
@@ -107,16 +145,21 @@ def evaluate(classifier: Classifier, examples: list[Example] | None = None,
     for name, sources in (("sib200-dev", {"sib200"}), ("news-heldout", {"tgcontest", "ria"})):
         space = EVAL_MAP["sib200" if name.startswith("sib") else "news"]
         for lang in ("uk", "ru", "en"):
-            pairs = [(truth_label(e), predict_label(c, space))
-                     for e, c in zip(held, found, strict=True)
-                     if e.source in sources and e.language == lang]
+            pairs = [
+                (truth_label(e), predict_label(c, space))
+                for e, c in zip(held, found, strict=True)
+                if e.source in sources and e.language == lang
+            ]
             if pairs:
                 truth, pred = zip(*pairs, strict=True)
                 reports.append(report(name, lang, truth, pred, list(space)))
     for name, desks in (("wiki-desks", WIKI_DESKS), ("wiki-event-desks", EVENT_DESKS)):
         space = {d: (d,) for d in desks}
-        pairs = [(e.source_label, predict_label(c, space)) for e, c in zip(held, found, strict=True)
-                 if e.source == "wikipedia" and e.source_label in desks]
+        pairs = [
+            (e.source_label, predict_label(c, space))
+            for e, c in zip(held, found, strict=True)
+            if e.source == "wikipedia" and e.source_label in desks
+        ]
         if pairs:
             truth, pred = zip(*pairs, strict=True)
             reports.append(report(name, "en", truth, pred, list(desks)))
@@ -149,8 +192,10 @@ class DeskFigures:
         return 2 * p * r / (p + r) if p + r else 0.0
 
     def line(self) -> str:
-        return (f"{self.source:<18}{self.language:<5}{self.desk:<16}{self.precision:7.3f}"
-                f"{self.recall:7.3f}{self.f1:7.3f}{self.tp + self.fn:6d}")
+        return (
+            f"{self.source:<18}{self.language:<5}{self.desk:<16}{self.precision:7.3f}"
+            f"{self.recall:7.3f}{self.f1:7.3f}{self.tp + self.fn:6d}"
+        )
 
 
 def desk_figures(held: list[Example], found: list[Classification]) -> list[DeskFigures]:
@@ -165,8 +210,9 @@ def desk_figures(held: list[Example], found: list[Classification]) -> list[DeskF
             tally[0] += int(said and truth == 1)
             tally[1] += int(said and truth == 0)
             tally[2] += int(not said and truth == 1)
-    return [DeskFigures(s, lang, d, *v) for (s, lang, d), v in sorted(counts.items())
-            if v[0] + v[2] > 0]
+    return [
+        DeskFigures(s, lang, d, *v) for (s, lang, d), v in sorted(counts.items()) if v[0] + v[2] > 0
+    ]
 
 
 def desk_table(figures: list[DeskFigures]) -> str:
@@ -226,8 +272,11 @@ def sample_items(path: Path = SAMPLE_PAGE) -> list[Item]:
     links and the ten sidebar headlines (each followed by a time line), title only."""
     lines = path.read_text(encoding="utf-8").strip().splitlines()
     items = [Item(lines[0], "\n".join(lines[1:]))]
-    items += [Item(line.split(":", 1)[1].strip(), "") for line in lines
-              if line.startswith("Читайте також:")]
+    items += [
+        Item(line.split(":", 1)[1].strip(), "")
+        for line in lines
+        if line.startswith("Читайте також:")
+    ]
     items += [Item(lines[i - 1], "") for i, line in enumerate(lines) if _TIME_LINE.match(line)]
     return items
 

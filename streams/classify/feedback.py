@@ -15,8 +15,14 @@ def correction_for(article_json: bytes, topics: list[str], editor: str, note: st
     """A correction carrying the article's text, so training needs no article store."""
     art = ClassifiedArticle.from_json(article_json)
     return Correction(
-        article_id=art.article_id, topics=topics, previous_topics=art.topics, editor=editor,
-        note=note, classifier_version=art.classifier_version, title=art.title, text=art.text,
+        article_id=art.article_id,
+        topics=topics,
+        previous_topics=art.topics,
+        editor=editor,
+        note=note,
+        classifier_version=art.classifier_version,
+        title=art.title,
+        text=art.text,
         language=art.language,
     )
 

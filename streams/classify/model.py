@@ -58,8 +58,9 @@ class FeatureSpec:
         return self.embed_dim + self.rule_topics.index(topic)
 
     def matrix(self, embeddings: Array, rules: Sequence[dict[str, float]]) -> Array:
-        rule_block = np.array([[r.get(t, 0.0) for t in self.rule_topics] for r in rules],
-                              dtype=np.float32).reshape(len(rules), len(self.rule_topics))
+        rule_block = np.array(
+            [[r.get(t, 0.0) for t in self.rule_topics] for r in rules], dtype=np.float32
+        ).reshape(len(rules), len(self.rule_topics))
         return np.hstack([embeddings, rule_block * self.rule_scale]).astype(np.float32)
 
 
@@ -73,8 +74,8 @@ class TopicModel:
 
     version: str
     classes: list[str]
-    coef: Array        # classes x (embedding + rule scores)
-    bias: Array        # classes
+    coef: Array  # classes x (embedding + rule scores)
+    bias: Array  # classes
     thresholds: Array  # classes: probability at which the class is assigned
     spec: FeatureSpec
     meta: dict[str, Any]
@@ -89,23 +90,37 @@ class TopicModel:
     def proba(self, x: Array) -> Array:
         return sigmoid(x @ self.coef.T + self.bias)
 
-    def scores(self, titles: Sequence[str], texts: Sequence[str],
-               rules: Sequence[dict[str, float]],
-               embeddings: Array | None = None) -> tuple[Array, Array]:
+    def scores(
+        self,
+        titles: Sequence[str],
+        texts: Sequence[str],
+        rules: Sequence[dict[str, float]],
+        embeddings: Array | None = None,
+    ) -> tuple[Array, Array]:
         """(probabilities, desk scores), one row per document."""
         emb = embed(titles, texts) if embeddings is None else embeddings
         p = self.proba(self.spec.matrix(emb, rules))
         return p, to_score(p, self.thresholds)
 
     def save(self, path: Path) -> None:
-        info = {"version": self.version, "rule_topics": list(self.spec.rule_topics),
-                "rule_scale": self.spec.rule_scale, "embed_dim": self.spec.embed_dim} | self.meta
+        info = {
+            "version": self.version,
+            "rule_topics": list(self.spec.rule_topics),
+            "rule_scale": self.spec.rule_scale,
+            "embed_dim": self.spec.embed_dim,
+        } | self.meta
         path.parent.mkdir(parents=True, exist_ok=True)
         np.savez_compressed(
-            path, classes=np.array(self.classes), coef=self.coef.astype(np.float32),
-            bias=self.bias.astype(np.float32), thresholds=self.thresholds.astype(np.float32),
-            rules_or=(self.rules_or if self.rules_or is not None
-                      else np.zeros(len(self.classes), dtype=bool)),
+            path,
+            classes=np.array(self.classes),
+            coef=self.coef.astype(np.float32),
+            bias=self.bias.astype(np.float32),
+            thresholds=self.thresholds.astype(np.float32),
+            rules_or=(
+                self.rules_or
+                if self.rules_or is not None
+                else np.zeros(len(self.classes), dtype=bool)
+            ),
             meta=np.array(json.dumps(info, ensure_ascii=False)),
         )
 
@@ -115,12 +130,19 @@ def load_model(path: Path | None = None) -> TopicModel:
     try:
         z = np.load(path, allow_pickle=False)
         meta = json.loads(str(z["meta"]))
-        spec = FeatureSpec(rule_topics=tuple(meta["rule_topics"]),
-                           rule_scale=float(meta["rule_scale"]), embed_dim=int(meta["embed_dim"]))
+        spec = FeatureSpec(
+            rule_topics=tuple(meta["rule_topics"]),
+            rule_scale=float(meta["rule_scale"]),
+            embed_dim=int(meta["embed_dim"]),
+        )
         return TopicModel(
-            version=str(meta["version"]), classes=[str(c) for c in z["classes"]],
-            coef=z["coef"].astype(np.float32), bias=z["bias"].astype(np.float32),
-            thresholds=z["thresholds"].astype(np.float32), spec=spec, meta=meta,
+            version=str(meta["version"]),
+            classes=[str(c) for c in z["classes"]],
+            coef=z["coef"].astype(np.float32),
+            bias=z["bias"].astype(np.float32),
+            thresholds=z["thresholds"].astype(np.float32),
+            spec=spec,
+            meta=meta,
             rules_or=z["rules_or"].astype(bool) if "rules_or" in z.files else None,
         )
     except (OSError, ValueError, KeyError) as exc:

@@ -73,15 +73,17 @@ class RubricBook:
     def __len__(self) -> int:
         return len(self._totals)
 
-    def observe(self, source: str, rubric: str, text_proba: Mapping[str, float],
-                article: str = "") -> RubricStats | None:
+    def observe(
+        self, source: str, rubric: str, text_proba: Mapping[str, float], article: str = ""
+    ) -> RubricStats | None:
         """Count one article of this rubric; returns the record to publish (this writer's
         new totals for the key), or None for an article (id + revision) counted lately."""
         with self._lock:
             return self._observe(source, rubric, text_proba, article)
 
-    def _observe(self, source: str, rubric: str, text_proba: Mapping[str, float],
-                 article: str) -> RubricStats | None:
+    def _observe(
+        self, source: str, rubric: str, text_proba: Mapping[str, float], article: str
+    ) -> RubricStats | None:
         if article:
             if article in self._recent:
                 self._recent.move_to_end(article)
@@ -92,9 +94,14 @@ class RubricBook:
         key = self._key(source, rubric)
         mine = self._totals.setdefault(key, {}).setdefault(self.writer, Totals())
         mine.add(text_proba)
-        return RubricStats(source_id=source[:MAX_KEY_PART], rubric=rubric[:MAX_KEY_PART],
-                           group=self.group, writer=self.writer, articles=mine.n,
-                           proba_sums={c: round(v, 4) for c, v in mine.sums.items()})
+        return RubricStats(
+            source_id=source[:MAX_KEY_PART],
+            rubric=rubric[:MAX_KEY_PART],
+            group=self.group,
+            writer=self.writer,
+            articles=mine.n,
+            proba_sums={c: round(v, 4) for c, v in mine.sums.items()},
+        )
 
     def merge(self, stats: RubricStats) -> bool:
         """Apply a record read back from ``news.rubrics``; False when it belongs to another
@@ -138,6 +145,9 @@ class RubricBook:
         if n < MIN_ARTICLES:
             return None
         n_all, sums_all = self._merged(sorted(self._by_source.get(source[:MAX_KEY_PART], ())))
-        return RubricPrior(name=rubric, weight=MAX_WEIGHT * n / (n + HALF_WEIGHT_AT),
-                           proba={c: v / n for c, v in sums.items()},
-                           base={c: v / n_all for c, v in sums_all.items()})
+        return RubricPrior(
+            name=rubric,
+            weight=MAX_WEIGHT * n / (n + HALF_WEIGHT_AT),
+            proba={c: v / n for c, v in sums.items()},
+            base={c: v / n_all for c, v in sums_all.items()},
+        )

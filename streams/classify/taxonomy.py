@@ -97,9 +97,7 @@ def parse_taxonomy(path: Path) -> Taxonomy:
     share = data.get("parent_share", 0.8)
     if not isinstance(share, int | float) or not 0.0 <= float(share) <= 1.0:
         raise ConfigError(f"{path}: parent_share: a number in [0, 1]")
-    return Taxonomy(
-        version=str(data.get("version", "0")), topics=topics, parent_share=float(share)
-    )
+    return Taxonomy(version=str(data.get("version", "0")), topics=topics, parent_share=float(share))
 
 
 @cache

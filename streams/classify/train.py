@@ -68,8 +68,9 @@ def best_threshold(y: NDArray[Any], p: NDArray[Any]) -> tuple[float, float]:
     return best
 
 
-def _fold(x: Matrix, y: NDArray[Any], train_rows: NDArray[Any], test_rows: NDArray[Any],
-          c: float) -> NDArray[Any]:
+def _fold(
+    x: Matrix, y: NDArray[Any], train_rows: NDArray[Any], test_rows: NDArray[Any], c: float
+) -> NDArray[Any]:
     if len(set(y[train_rows].tolist())) < 2:
         return np.zeros(len(test_rows), dtype=np.float32)
     fitted = _lr(c).fit(x[train_rows], y[train_rows])
@@ -143,8 +144,9 @@ def fold_group(e: Example, row: int) -> str:
     return f"{e.source.removesuffix('-title')}:{e.group}" if e.group else f"row:{row}"
 
 
-def fit_all(examples: list[Example], x: Matrix, spec: FeatureSpec,
-            progress: Progress) -> tuple[list[str], dict[str, Matrix], dict[str, Any]]:
+def fit_all(
+    examples: list[Example], x: Matrix, spec: FeatureSpec, progress: Progress
+) -> tuple[list[str], dict[str, Matrix], dict[str, Any]]:
     """Per learned class: (classes, arrays for ``TopicModel``, cross-validation figures)."""
     groups = np.array([fold_group(e, i) for i, e in enumerate(examples)])
     classes: list[str] = []
@@ -161,15 +163,26 @@ def fit_all(examples: list[Example], x: Matrix, spec: FeatureSpec,
         rule = x[rows, rule_col] / spec.rule_scale if rule_col is not None else np.zeros(len(y))
         keep_rules, gain = rules_add_value(y, fit, rule)
         classes.append(name)
-        for key, value in (("coef", fit.model.coef_[0]), ("bias", fit.model.intercept_[0]),
-                           ("thresholds", fit.threshold), ("rules_or", keep_rules)):
+        for key, value in (
+            ("coef", fit.model.coef_[0]),
+            ("bias", fit.model.intercept_[0]),
+            ("thresholds", fit.threshold),
+            ("rules_or", keep_rules),
+        ):
             cols[key].append(value)
-        cv[name] = {"positives": int(y.sum()), "negatives": int(len(y) - y.sum()),
-                    "C": fit.c, "threshold": fit.threshold, "oof_f1": round(fit.f1, 3),
-                    "rules_or_gain": gain, "rules_or": keep_rules}
+        cv[name] = {
+            "positives": int(y.sum()),
+            "negatives": int(len(y) - y.sum()),
+            "C": fit.c,
+            "threshold": fit.threshold,
+            "oof_f1": round(fit.f1, 3),
+            "rules_or_gain": gain,
+            "rules_or": keep_rules,
+        }
         progress(f"{name}: {cv[name]}")
-    arrays = {k: np.array(v, dtype=bool if k == "rules_or" else np.float32)
-              for k, v in cols.items()}
+    arrays = {
+        k: np.array(v, dtype=bool if k == "rules_or" else np.float32) for k, v in cols.items()
+    }
     return classes, arrays, cv
 
 
@@ -177,8 +190,11 @@ def title_views(examples: list[Example]) -> list[Example]:
     """A title-only copy of every training article that has a title: the stream meets bare
     headlines (feeds without text, pages whose body is mostly a headline), and the model should
     read them as well as full leads. Same group, so a fold never splits an article from it."""
-    return [replace(e, text="", source=f"{e.source}-title") for e in examples
-            if e.title.strip() and e.text.strip()]
+    return [
+        replace(e, text="", source=f"{e.source}-title")
+        for e in examples
+        if e.title.strip() and e.text.strip()
+    ]
 
 
 def load_training(corrections: Path | None) -> list[Example]:
@@ -190,8 +206,12 @@ def load_training(corrections: Path | None) -> list[Example]:
     return examples
 
 
-def train(corrections: Path | None, out: Path, cache: Path | None = DEFAULT_CACHE,
-          progress: Progress | None = None) -> dict[str, Any]:
+def train(
+    corrections: Path | None,
+    out: Path,
+    cache: Path | None = DEFAULT_CACHE,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
     say = progress or (lambda _msg: None)
     started = time.perf_counter()
     examples = load_training(corrections)
@@ -206,13 +226,22 @@ def train(corrections: Path | None, out: Path, cache: Path | None = DEFAULT_CACH
         "taxonomy_version": load_taxonomy().version,
         "command": "newsstream classify-train"
         + (f" --corrections {corrections.name}" if corrections else ""),
-        "C_grid": list(C_GRID), "class_weight": CLASS_WEIGHT, "title_views": TITLE_VIEWS,
+        "C_grid": list(C_GRID),
+        "class_weight": CLASS_WEIGHT,
+        "title_views": TITLE_VIEWS,
         "cv": cv,
         "seconds": round(time.perf_counter() - started, 1),
     }
-    model = TopicModel(f"e5lr-{stamp}", classes, arrays["coef"], arrays["bias"],
-                       arrays["thresholds"], spec, meta,
-                       rules_or=arrays["rules_or"].astype(np.bool_))
+    model = TopicModel(
+        f"e5lr-{stamp}",
+        classes,
+        arrays["coef"],
+        arrays["bias"],
+        arrays["thresholds"],
+        spec,
+        meta,
+        rules_or=arrays["rules_or"].astype(np.bool_),
+    )
     model.save(out)
     return meta
 
@@ -223,8 +252,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=DEFAULT_MODEL)
     parser.add_argument("--no-cache", action="store_true")
     args = parser.parse_args(argv)
-    meta = train(args.corrections, args.out, None if args.no_cache else DEFAULT_CACHE,
-                 lambda msg: print(msg, file=sys.stderr, flush=True))
+    meta = train(
+        args.corrections,
+        args.out,
+        None if args.no_cache else DEFAULT_CACHE,
+        lambda msg: print(msg, file=sys.stderr, flush=True),
+    )
     print(meta)
 
 

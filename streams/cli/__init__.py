@@ -16,7 +16,10 @@ from streams.logs import setup_logging
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="newsstream")
 @click.option(
-    "--config", "config_file", type=click.Path(dir_okay=False), envvar="NEWSSTREAM_CONFIG",
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False),
+    envvar="NEWSSTREAM_CONFIG",
     help="YAML settings file (keys as in `newsstream config show`).",
 )
 @click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
@@ -45,8 +48,16 @@ def _register() -> None:
         tools,
     )
 
-    for module in (services, process, consume, tools, crawl_tools, text_tools, articles,
-                   classify_tools):
+    for module in (
+        services,
+        process,
+        consume,
+        tools,
+        crawl_tools,
+        text_tools,
+        articles,
+        classify_tools,
+    ):
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -66,12 +66,23 @@ def classify(files: tuple[str, ...], language: str | None, compact: bool) -> Non
 
 
 @click.command("classify-train")
-@click.option("--corrections", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Editors' corrections (from `corrections pull`) to learn from as well.")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Model file (default: the shipped streams/classify/model/topics.npz).")
-@click.option("--no-cache", is_flag=True,
-              help="Embed every text again instead of reading ~/.cache/newsstream/e5-train.npz.")
+@click.option(
+    "--corrections",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Editors' corrections (from `corrections pull`) to learn from as well.",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Model file (default: the shipped streams/classify/model/topics.npz).",
+)
+@click.option(
+    "--no-cache",
+    is_flag=True,
+    help="Embed every text again instead of reading ~/.cache/newsstream/e5-train.npz.",
+)
 def classify_train(corrections: Path | None, out: Path | None, no_cache: bool) -> None:
     """Train the desk model on ../shared/data/topics (training splits) and corrections.
 
@@ -80,14 +91,22 @@ def classify_train(corrections: Path | None, out: Path | None, no_cache: bool) -
     from streams.classify.model import DEFAULT_MODEL
     from streams.classify.train import DEFAULT_CACHE, train
 
-    meta = train(corrections, out or DEFAULT_MODEL, None if no_cache else DEFAULT_CACHE,
-                 lambda msg: click.echo(msg, err=True))
+    meta = train(
+        corrections,
+        out or DEFAULT_MODEL,
+        None if no_cache else DEFAULT_CACHE,
+        lambda msg: click.echo(msg, err=True),
+    )
     click.echo(orjson.dumps(meta, option=orjson.OPT_INDENT_2).decode())
 
 
 @click.command("classify-eval")
-@click.option("--png", type=click.Path(dir_okay=False, path_type=Path),
-              default=Path("bench/out/classify-confusion.png"), show_default=True)
+@click.option(
+    "--png",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("bench/out/classify-confusion.png"),
+    show_default=True,
+)
 @click.option("--model", type=click.Path(dir_okay=False, path_type=Path), default=None)
 def classify_eval(png: Path, model: Path | None) -> None:
     """Held-out figures: per set, language and desk precision/recall/F1 (multi-label, at the
@@ -126,8 +145,9 @@ def corrections() -> None:
 @click.option("--editor", required=True)
 @click.option("--note", default="")
 @pass_ctx
-def corrections_add(ctx: Context, article_json: Any, topics: tuple[str, ...], editor: str,
-                    note: str) -> None:
+def corrections_add(
+    ctx: Context, article_json: Any, topics: tuple[str, ...], editor: str, note: str
+) -> None:
     """Publish a correction for the (Classified)Article in ARTICLE_JSON (`-` for stdin)."""
     from streams.classify.feedback import correction_for, publish
 

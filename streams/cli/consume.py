@@ -29,14 +29,20 @@ def _summary(record: ConsumerRecord[bytes, bytes]) -> str:
     kind = data.get("kind", "?")
     if kind in ("ClassifiedArticle", "Article"):
         topics = ",".join(data.get("topics", [])) or "-"
-        return (f"{record.partition}:{record.offset} [{topics}] ({data.get('language')}) "
-                f"{data.get('title', '')[:90]}  {data.get('url')}")
+        return (
+            f"{record.partition}:{record.offset} [{topics}] ({data.get('language')}) "
+            f"{data.get('title', '')[:90]}  {data.get('url')}"
+        )
     if kind == "DeadLetter":
-        return (f"{record.partition}:{record.offset} {data['stage']}/{data['reason']} "
-                f"from {data.get('origin')}: {data['error'][:120]}")
+        return (
+            f"{record.partition}:{record.offset} {data['stage']}/{data['reason']} "
+            f"from {data.get('origin')}: {data['error'][:120]}"
+        )
     if kind == "DuplicateEvent":
-        return (f"{record.partition}:{record.offset} {data['article_id']} duplicates "
-                f"{data['duplicate_of']} ({data['reason']}, {data['similarity']:.2f})")
+        return (
+            f"{record.partition}:{record.offset} {data['article_id']} duplicates "
+            f"{data['duplicate_of']} ({data['reason']}, {data['similarity']:.2f})"
+        )
     return f"{record.partition}:{record.offset} {kind} {data.get('url', '')}"
 
 
@@ -45,19 +51,36 @@ def _summary(record: ConsumerRecord[bytes, bytes]) -> str:
 @click.option("--from-beginning", is_flag=True, help="Start at the oldest record, not the end.")
 @click.option("--json", "as_json", is_flag=True, help="Print each record's JSON as is.")
 @click.option("--limit", type=int, default=None, help="Stop after N records.")
-@click.option("--idle-exit", type=float, default=None, metavar="SECONDS",
-              help="Stop after this long without a record (default: follow forever).")
+@click.option(
+    "--idle-exit",
+    type=float,
+    default=None,
+    metavar="SECONDS",
+    help="Stop after this long without a record (default: follow forever).",
+)
 @pass_ctx
-def tail(ctx: Context, topic: str, from_beginning: bool, as_json: bool, limit: int | None,
-         idle_exit: float | None) -> None:
+def tail(
+    ctx: Context,
+    topic: str,
+    from_beginning: bool,
+    as_json: bool,
+    limit: int | None,
+    idle_exit: float | None,
+) -> None:
     """Print records of TOPIC as they arrive (a downstream consumer; commits nothing).
 
     Example: newsstream tail news.topic.diplomacy --from-beginning
     """
+
     async def go() -> None:
         seen = 0
-        async for rec in read_topic(ctx.settings, topic, from_beginning=from_beginning,
-                                    follow=True, idle_timeout_s=idle_exit):
+        async for rec in read_topic(
+            ctx.settings,
+            topic,
+            from_beginning=from_beginning,
+            follow=True,
+            idle_timeout_s=idle_exit,
+        ):
             click.echo((rec.value or b"").decode("utf-8", "replace") if as_json else _summary(rec))
             seen += 1
             if limit is not None and seen >= limit:
@@ -78,6 +101,7 @@ def dlq() -> None:
 @pass_ctx
 def dlq_list(ctx: Context, stage: str | None, reason: str | None, as_json: bool) -> None:
     """List dead letters currently on news.dlq, oldest first, and count them by reason."""
+
     async def go() -> dict[str, int]:
         counts: dict[str, int] = {}
         async for rec in read_topic(ctx.settings, DLQ):
@@ -108,8 +132,11 @@ def dlq_replay(ctx: Context, stage: str | None, reason: str | None, dry_run: boo
 
     Progress is kept in the consumer group `<group>-dlq-replay`, so a letter is replayed
     once; fix the cause first (a replayed record that fails again comes back)."""
-    n = asyncio.run(replay_dead_letters(ctx.settings, stage=stage, reason=reason,
-                                        dry_run=dry_run, echo=click.echo))
+    n = asyncio.run(
+        replay_dead_letters(
+            ctx.settings, stage=stage, reason=reason, dry_run=dry_run, echo=click.echo
+        )
+    )
     click.echo(f"{'would replay' if dry_run else 'replayed'} {n} dead letters", err=True)
 
 

@@ -13,8 +13,11 @@ pass_ctx = click.make_pass_decorator(Context)
 
 
 @click.command()
-@click.option("--demo", is_flag=True,
-              help="Crawl the built-in sample news site on 127.0.0.1 instead of live sources.")
+@click.option(
+    "--demo",
+    is_flag=True,
+    help="Crawl the built-in sample news site on 127.0.0.1 instead of live sources.",
+)
 @pass_ctx
 def run(ctx: Context, demo: bool) -> None:
     """Everything in one process group: local Kafka, embedded PostgreSQL, crawler, workers,
@@ -25,8 +28,12 @@ def run(ctx: Context, demo: bool) -> None:
 
 
 @click.command()
-@click.option("--stages", default="clean,dedup,classify", show_default=True,
-              help="Comma-separated stages this worker runs.")
+@click.option(
+    "--stages",
+    default="clean,dedup,classify",
+    show_default=True,
+    help="Comma-separated stages this worker runs.",
+)
 @pass_ctx
 def worker(ctx: Context, stages: str) -> None:
     """Run the stream stages (faust agents). Scale out by starting more workers: they share

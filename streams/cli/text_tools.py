@@ -76,8 +76,9 @@ def _lines(files: tuple[str, ...]) -> Iterator[bytes]:
 @click.option("--window-s", type=float, default=None, help="Dedup window (default: settings).")
 @pass_ctx
 def dedup(ctx: Context, files: tuple[str, ...], window_s: float | None) -> None:
-    """Read Article JSON lines in order (FILES or stdin) and print, for each, `new`,
-    `duplicate` (with the id it duplicates and the kind) or `revision`."""
+    """Read articles in order (FILES or stdin; Article JSON lines, `{url, title, text,
+    language, published}` objects or plain text) and print, for each, what the stream's dedup
+    steps say: `new`, `duplicate` (with the id it duplicates and the kind) or `revision`."""
     from streams.dedup.cli import dedup_lines
 
     window = window_s if window_s is not None else ctx.settings.dedup_window_s

@@ -18,8 +18,13 @@ def schemas() -> None:
 
 
 @schemas.command("export")
-@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path),
-              default=REPO_SCHEMAS, show_default=True)
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=REPO_SCHEMAS,
+    show_default=True,
+)
 @click.option("--check", is_flag=True, help="Exit 1 if the files differ instead of writing.")
 @pass_ctx
 def schemas_export(ctx: Context, directory: Path, check: bool) -> None:

@@ -151,7 +151,8 @@ class Deduplicator:
     def decide(
         self, article_id: str, content_hash: str, sig: Signature | None, now: float
     ) -> Decision:
-        """Classify one article and remember it (unless it is a duplicate)."""
+        """Classify and remember (unless a duplicate) by both steps' rules: for unit tests of the
+        rules; what the worker's stages decide is ``pipeline.DedupPipeline``."""
         decision = self.check_url(article_id, content_hash, now)
         if decision.kind == "duplicate":
             return decision

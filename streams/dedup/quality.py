@@ -20,9 +20,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from streams.dedup.detector import Deduplicator
-from streams.dedup.fingerprint import shingle_hashes, signature
-from streams.stages.clean import content_hash
+from streams.dedup.fingerprint import shingle_hashes
+from streams.dedup.pipeline import DedupPipeline, text_article
 
 PAIRS = "stories/tgcontest-pairs.jsonl"
 CATEGORIES = ("reprint", "rewrite", "independent", "bad")
@@ -67,11 +66,10 @@ def load_pairs(root: Path) -> list[Pair]:
 
 
 def merged(first: str, second: str, window_s: float = 86400.0) -> bool:
-    """Does a fresh detector call ``second`` a duplicate when it follows ``first``?"""
-    dedup = Deduplicator({}, {}, {}, window_s=window_s)
-    for i, text in enumerate((first, second)):
-        d = dedup.decide(f"{i:032x}", content_hash(text), signature(text), float(i))
-    return d.kind == "duplicate"
+    """Do fresh dedup steps call ``second`` a duplicate when it follows ``first``?"""
+    run = DedupPipeline(window_s)
+    run(text_article(first, f"{0:032x}", 0.0))
+    return run(text_article(second, f"{1:032x}", 1.0)).kind == "duplicate"
 
 
 @dataclass

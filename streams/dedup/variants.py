@@ -1,6 +1,7 @@
 """A dedup evaluation built from real articles: each base article is copied in the ways copies
-occur in news streams, all copies and bases go through one detector in stream order, and every
-decision is checked against where the text came from.
+occur in news streams, all copies and bases go through the stream's two dedup steps
+(``pipeline.DedupPipeline``) in stream order, and every decision is checked against where the
+text came from.
 
 Copy kinds (each must be a duplicate of its base): ``exact`` (same text, other URL),
 ``template`` (the text inside another site's chrome: menu line, related headlines, footer),
@@ -17,9 +18,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from streams.dedup.detector import Deduplicator
-from streams.dedup.fingerprint import signature
-from streams.stages.clean import content_hash
+from streams.crawl.canonical import article_id
+from streams.dedup.pipeline import DedupPipeline, text_article
 
 COPY_KINDS = ("exact", "template", "promo", "truncated", "edited")
 KINDS = (*COPY_KINDS, "revision")
@@ -90,15 +90,19 @@ def _edited(sentences: list[str], others: Sequence[str], rng: random.Random) -> 
     return " ".join(words)
 
 
+def _id(name: str) -> str:
+    # Article ids are hex: each evaluation text is named, and its id is that of its name.
+    return article_id(f"https://copies.invalid/{name}")
+
+
 def usable_bases(texts: Sequence[str], limit: int) -> list[str]:
     """Long enough texts that are not already copies of each other (the corpus has some)."""
-    seen = Deduplicator({}, {}, {}, window_s=1e12)
+    seen = DedupPipeline(window_s=1e12)
     bases: list[str] = []
     for i, text in enumerate(texts):
         if len(text.split()) < MIN_BASE_WORDS:
             continue
-        d = seen.decide(f"b{i}", content_hash(text), signature(text), 0.0)
-        if d.kind == "new":
+        if seen(text_article(text, _id(f"b{i}"), 0.0)).kind == "new":
             bases.append(text)
         if len(bases) == limit:
             break
@@ -106,7 +110,8 @@ def usable_bases(texts: Sequence[str], limit: int) -> list[str]:
 
 
 def evaluate_copies(bases: Sequence[str], seed: int = 7, window_s: float = 7 * 86400) -> Report:
-    """Bases first, then every copy of every base in shuffled order, through one detector."""
+    """Bases first, then every copy of every base in shuffled order, through one run of the
+    dedup steps (``pipeline.DedupPipeline``)."""
     rng = random.Random(seed)  # noqa: S311 - a reproducible test corpus, not a secret
     stream: list[tuple[str, str, str, int]] = [
         (f"base{i}", "base", t, i) for i, t in enumerate(bases)
@@ -123,11 +128,12 @@ def evaluate_copies(bases: Sequence[str], seed: int = 7, window_s: float = 7 * 8
     ]
     rng.shuffle(copies)
     stream += copies
-    detector = Deduplicator({}, {}, {}, window_s=window_s)
+    run = DedupPipeline(window_s)
     origin: dict[str, int] = {}
     report = Report()
-    for t, (aid, kind, text, base) in enumerate(stream):
-        d = detector.decide(aid, content_hash(text), signature(text), float(t))
+    for t, (name, kind, text, base) in enumerate(stream):
+        aid = _id(name)
+        d = run(text_article(text, aid, float(t)))
         origin.setdefault(aid, base)
         score = report.bases if kind == "base" else report.kinds[kind]
         score.total += 1

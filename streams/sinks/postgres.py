@@ -40,16 +40,16 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
 UPSERT_ARTICLES = """
 INSERT INTO articles AS a (article_id, revision, url, canonical_url, source_id, title, body,
     author, published, language, ts_config, topics, iptc, scores, classifier_version,
-    content_hash, extractor, fetched_at, classified_at, raw_origin)
+    content_hash, extractor, fetched_at, classified_at, raw_origin, rubric)
 SELECT r.article_id, r.revision, r.url, r.canonical_url, r.source_id, r.title, r.body,
     r.author, r.published, r.language, r.ts_config::regconfig, r.topics, r.iptc, r.scores,
     r.classifier_version, r.content_hash, r.extractor, r.fetched_at, r.classified_at,
-    r.raw_origin
+    r.raw_origin, r.rubric
 FROM jsonb_to_recordset($1::jsonb) AS r(article_id text, revision integer, url text,
     canonical_url text, source_id text, title text, body text, author text,
     published timestamptz, language text, ts_config text, topics text[], iptc text[],
     scores jsonb, classifier_version text, content_hash text, extractor text,
-    fetched_at timestamptz, classified_at timestamptz, raw_origin jsonb)
+    fetched_at timestamptz, classified_at timestamptz, raw_origin jsonb, rubric text)
 -- Replays are filtered out before the INSERT builds their row (and its search vector): the
 -- common case after a restart costs an index probe. ON CONFLICT's WHERE still decides races.
 WHERE NOT EXISTS (
@@ -65,7 +65,7 @@ ON CONFLICT (article_id) DO UPDATE SET
     scores = EXCLUDED.scores, classifier_version = EXCLUDED.classifier_version,
     content_hash = EXCLUDED.content_hash, extractor = EXCLUDED.extractor,
     fetched_at = EXCLUDED.fetched_at, classified_at = EXCLUDED.classified_at,
-    raw_origin = EXCLUDED.raw_origin, stored_at = now()
+    raw_origin = EXCLUDED.raw_origin, rubric = EXCLUDED.rubric, stored_at = now()
 WHERE a.revision < EXCLUDED.revision
    OR (a.revision = EXCLUDED.revision AND a.content_hash <> EXCLUDED.content_hash
        AND a.fetched_at < EXCLUDED.fetched_at)

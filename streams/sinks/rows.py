@@ -74,6 +74,7 @@ def article_row(art: ClassifiedArticle) -> dict[str, Any]:
         "fetched_at": art.fetched_at,
         "classified_at": art.classified_at,
         "raw_origin": None if art.raw is None else art.raw.model_dump(),
+        "rubric": None if art.rubric is None else _text(art.rubric),
     }
 
 

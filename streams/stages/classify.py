@@ -75,8 +75,12 @@ class ClassifyStage:
         emits = route(classified, self.desks, self.review_below)
         outcome = "review" if any(e.topic == REVIEW for e in emits) else "ok"
         if self.rubrics is not None and article.rubric and c.text_proba:
-            stats = self.rubrics.observe(article.source_id, article.rubric, c.text_proba,
-                                         f"{article.article_id}:{article.revision}")
+            stats = self.rubrics.observe(
+                article.source_id,
+                article.rubric,
+                c.text_proba,
+                f"{article.article_id}:{article.revision}",
+            )
             if stats is not None:
                 book_key = f"{stats.source_id}|{stats.rubric}|{stats.writer}"
                 emits.append(Emit.record(RUBRICS, book_key, stats))

@@ -46,7 +46,8 @@ def content_key(article: Article) -> str:
 
 @dataclass
 class DedupStage:
-    """Both dedup steps in one call, for one partition (CLI, tests, benchmarks)."""
+    """Both dedup steps' rules in one call, for one partition (unit tests of the rules). Not
+    what the worker runs: ``streams.dedup.pipeline`` runs the two stages below in one process."""
 
     detector: Deduplicator
     name: str = "dedup"

@@ -158,7 +158,22 @@ async def test_search_by_text_per_language_topic_source_and_time(
 async def test_migrations_apply_once(conn: asyncpg.Connection) -> None:
     assert await migrate(conn) == []
     versions = await conn.fetch("SELECT version, name FROM schema_migrations ORDER BY version")
-    assert [(r["version"], r["name"]) for r in versions] == [(1, "0001_articles.sql")]
+    assert [(r["version"], r["name"]) for r in versions] == [
+        (1, "0001_articles.sql"),
+        (2, "0002_article_rubric.sql"),
+    ]
+
+
+async def test_publisher_rubric_is_stored_and_updated_by_a_revision(
+    conn: asyncpg.Connection,
+) -> None:
+    aid = "e4" * 16
+    await write_batch(conn, [article(aid, "uk", rubric="кримінал")], [])
+    assert await conn.fetchval("SELECT rubric FROM articles WHERE article_id = $1", aid) == (
+        "кримінал"
+    )
+    await write_batch(conn, [article(aid, "uk", revision=1, text="Оновлено: " + TEXTS["uk"])], [])
+    assert await conn.fetchval("SELECT rubric FROM articles WHERE article_id = $1", aid) is None
 
 
 def test_articles_cli_prints_stored_rows(db_dsn: str, tmp_path: Any) -> None:

@@ -146,14 +146,23 @@ def test_worker_publishes_rubric_evidence_that_every_worker_reads_back(
     out = wait_for(stream_settings, "news.articles", lambda d: d["article_id"] == page.article_id)
     assert out["rubric"] == "diplomatiya"
     source = out["source_id"]
-    mine = wait_for(stream_settings, RUBRICS, lambda d: d["rubric"] == "diplomatiya"
-                    and d["source_id"] == source and d["group"] == group)
+    mine = wait_for(
+        stream_settings,
+        RUBRICS,
+        lambda d: d["rubric"] == "diplomatiya" and d["source_id"] == source and d["group"] == group,
+    )
     assert mine["articles"] == 1
     assert max(mine["proba_sums"], key=mine["proba_sums"].get) == "diplomacy"
     # a second writer of the group (as another worker would) adds its own totals; another
     # group's writer and a malformed record are skipped and counted
-    other = RubricStats(source_id=source, rubric="diplomatiya", group=group,
-                        writer="other-worker", articles=9, proba_sums={"sport": 8.0})
+    other = RubricStats(
+        source_id=source,
+        rubric="diplomatiya",
+        group=group,
+        writer="other-worker",
+        articles=9,
+        proba_sums={"sport": 8.0},
+    )
     blue = other.model_copy(update={"group": "blue", "writer": "blue-1", "articles": 99})
     for value in (other.to_json(), blue.to_json(), b"{not a record"):
         produce(stream_settings, RUBRICS, b"test", value)

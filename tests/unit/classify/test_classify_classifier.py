@@ -10,7 +10,9 @@ def test_result_fields_are_consistent(classifier: Classifier) -> None:
     r = classifier.classify(
         "Football: Dynamo win the championship",
         "The team beat Shakhtar 2-1 in the final match of the league; the coach praised "
-        "the players after the tournament.", "en")
+        "the players after the tournament.",
+        "en",
+    )
     tax = classifier.taxonomy
     assert set(r.scores) == set(tax.topic_names())
     assert all(0.0 <= s <= 1.0 for s in r.scores.values())
@@ -24,25 +26,35 @@ def test_result_fields_are_consistent(classifier: Classifier) -> None:
 
 
 def test_russian_and_ukrainian_inflected_news(classifier: Classifier) -> None:
-    ru = classifier.classify("Полиция задержала подозреваемого в убийстве",
-                             "Следователи возбудили уголовное дело, задержанному грозит "
-                             "до 15 лет заключения.", "ru")
+    ru = classifier.classify(
+        "Полиция задержала подозреваемого в убийстве",
+        "Следователи возбудили уголовное дело, задержанному грозит до 15 лет заключения.",
+        "ru",
+    )
     assert "crime" in ru.topics
     assert "society" in ru.scores
-    uk = classifier.classify("Обстріл енергосистеми",
-                             "Через ракетний обстріл частина міста залишилася без "
-                             "електропостачання, енергетики відновлюють лінії.", "uk")
+    uk = classifier.classify(
+        "Обстріл енергосистеми",
+        "Через ракетний обстріл частина міста залишилася без "
+        "електропостачання, енергетики відновлюють лінії.",
+        "uk",
+    )
     assert uk.top == "war"
-    uk = classifier.classify("Поліція затримала підозрюваного у вбивстві",
-                             "Слідчі відкрили кримінальне провадження, затриманому загрожує "
-                             "до 15 років ув'язнення.", "uk")
+    uk = classifier.classify(
+        "Поліція затримала підозрюваного у вбивстві",
+        "Слідчі відкрили кримінальне провадження, затриманому загрожує до 15 років ув'язнення.",
+        "uk",
+    )
     assert uk.top == "crime"
 
 
 def test_a_child_desk_is_listed_before_its_parent(classifier: Classifier) -> None:
-    r = classifier.classify("Ukraine and Poland sign a security treaty",
-                            "The foreign ministers met in Warsaw and signed a bilateral "
-                            "agreement; the ambassadors of both countries attended.", "en")
+    r = classifier.classify(
+        "Ukraine and Poland sign a security treaty",
+        "The foreign ministers met in Warsaw and signed a bilateral "
+        "agreement; the ambassadors of both countries attended.",
+        "en",
+    )
     assert r.top == "diplomacy"
     if "politics" in r.topics:
         assert r.topics.index("diplomacy") < r.topics.index("politics")
@@ -54,9 +66,12 @@ def test_a_headline_without_text_still_has_a_top_desk(classifier: Classifier) ->
 
 
 def test_child_topic_lifts_its_parent(classifier: Classifier) -> None:
-    r = classifier.classify("Police arrest fraud suspect",
-                            "Police arrested a suspect in a fraud and corruption case; "
-                            "prosecutors say the court will hear it.", "en")
+    r = classifier.classify(
+        "Police arrest fraud suspect",
+        "Police arrested a suspect in a fraud and corruption case; "
+        "prosecutors say the court will hear it.",
+        "en",
+    )
     share = classifier.taxonomy.parent_share
     assert r.scores["society"] >= share * r.scores["crime"] - 1e-3
 

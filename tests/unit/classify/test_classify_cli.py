@@ -19,9 +19,11 @@ def _run(args: list[str], stdin: str | None = None) -> list[dict]:
 
 def test_plain_text_file(tmp_path: Path) -> None:
     page = tmp_path / "page.txt"
-    page.write_text("Лавров: переговори з НАТО\nМіністр закордонних справ РФ заявив, що "
-                    "переговори з НАТО та США щодо гарантій безпеки були діловими.\n",
-                    encoding="utf-8")
+    page.write_text(
+        "Лавров: переговори з НАТО\nМіністр закордонних справ РФ заявив, що "
+        "переговори з НАТО та США щодо гарантій безпеки були діловими.\n",
+        encoding="utf-8",
+    )
     [out] = _run(["classify", str(page)])
     assert out["id"] == str(page)
     assert "diplomacy" in out["topics"]
@@ -30,11 +32,19 @@ def test_plain_text_file(tmp_path: Path) -> None:
 
 
 def test_article_json_lines_from_stdin() -> None:
-    arts = [make_article("The striker scored twice and the team won the championship match.",
-                         article_id="ab" * 16, title="Football"),
-            make_article("The central bank raised its interest rate as inflation and prices "
-                         "rose; the budget and the currency market reacted.",
-                         article_id="cd" * 16, title="Economy")]
+    arts = [
+        make_article(
+            "The striker scored twice and the team won the championship match.",
+            article_id="ab" * 16,
+            title="Football",
+        ),
+        make_article(
+            "The central bank raised its interest rate as inflation and prices "
+            "rose; the budget and the currency market reacted.",
+            article_id="cd" * 16,
+            title="Economy",
+        ),
+    ]
     stdin = "".join(a.to_json().decode() + "\n" for a in arts)
     out = _run(["classify", "--compact"], stdin)
     assert [o["id"] for o in out] == ["ab" * 16, "cd" * 16]

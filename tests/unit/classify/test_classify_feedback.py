@@ -18,8 +18,9 @@ from tests.conftest import make_article
 
 def _classified() -> ClassifiedArticle:
     art = make_article("The court sentenced the mayor for bribery.")
-    return ClassifiedArticle(**art.model_dump(exclude={"kind"}), topics=["politics"],
-                             classifier_version="v1")
+    return ClassifiedArticle(
+        **art.model_dump(exclude={"kind"}), topics=["politics"], classifier_version="v1"
+    )
 
 
 def test_correction_keeps_text_and_previous_topics() -> None:

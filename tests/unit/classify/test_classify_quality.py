@@ -60,8 +60,11 @@ def test_english_event_reports_top_desk(reports: dict[tuple[str, str], float], n
 
 
 def test_russian_crime_articles_are_crime(results: Results) -> None:
-    [fig] = [f for f in desk_figures(*results)
-             if (f.source, f.language, f.desk) == ("lenta-crime", "ru", "crime")]
+    [fig] = [
+        f
+        for f in desk_figures(*results)
+        if (f.source, f.language, f.desk) == ("lenta-crime", "ru", "crime")
+    ]
     assert fig.tp + fig.fn >= 80
     assert fig.recall >= CRIME_RECALL_RU_MIN
 
@@ -76,8 +79,9 @@ def test_sample_page_headlines(classifier: Classifier, shared_data: Path) -> Non
     items = sample_items()
     assert len(items) == 13
     found = classifier.classify_many(items)
-    right = [it.title for it, c in zip(items, found, strict=True)
-             if c.top in expected_desks(it.title)]
+    right = [
+        it.title for it, c in zip(items, found, strict=True) if c.top in expected_desks(it.title)
+    ]
     assert len(right) >= SAMPLE_MIN
     assert items[0].title in right  # the article itself: diplomacy, by the model
 

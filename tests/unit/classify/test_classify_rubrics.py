@@ -43,22 +43,32 @@ def test_writers_are_summed_and_replays_change_nothing() -> None:
     assert a.prior("s", "world") is not None
     # another consumer group's pipeline saw the same pages: not counted again
     elsewhere = RubricStats.from_json(records[0].to_json()).model_copy(
-        update={"group": "blue", "writer": "wz", "articles": 50})
+        update={"group": "blue", "writer": "wz", "articles": 50}
+    )
     assert not reader.merge(elsewhere)
     assert reader.prior("s", "world") == prior
 
 
 def test_stage_publishes_its_totals_and_uses_the_prior(classifier: Classifier) -> None:
     book = RubricBook("g", "w1")
-    stage = ClassifyStage(desks=frozenset(classifier.taxonomy.topics), review_below=0.3,
-                          classifier=classifier.classify, rubrics=book)
+    stage = ClassifyStage(
+        desks=frozenset(classifier.taxonomy.topics),
+        review_below=0.3,
+        classifier=classifier.classify,
+        rubrics=book,
+    )
     art = make_article("Police arrested two suspects in a robbery of a jewellery shop.")
     art = art.model_copy(update={"rubric": "crime", "source_id": "example"})
     result = stage(b"k", art.to_json(), ORIGIN)
     [rubric_emit] = [e for e in result.emits if e.topic == RUBRICS]
     stats = RubricStats.from_json(rubric_emit.value)
     assert (stats.source_id, stats.rubric, stats.group, stats.writer, stats.articles) == (
-        "example", "crime", "g", "w1", 1)
+        "example",
+        "crime",
+        "g",
+        "w1",
+        1,
+    )
     assert rubric_emit.key == b"example|crime|w1"
     assert stats.proba_sums["crime"] > 0.5
     no_rubric = stage(b"k", make_article("x y z w v").to_json(), ORIGIN)
@@ -69,31 +79,53 @@ def test_stage_publishes_its_totals_and_uses_the_prior(classifier: Classifier) -
 
 
 CLEAR_CRIME = [
-    ("Поліція затримала грабіжника", "Слідчі повідомили про підозру чоловіку, який пограбував "
-     "ювелірний магазин у центрі міста."),
-    ("Суд заарештував підозрюваного у вбивстві", "Прокурори просили тримати його під вартою "
-     "без права на заставу."),
-    ("Шахраї ошукали пенсіонерку на 200 тисяч", "Поліція відкрила кримінальне провадження за "
-     "статтею про шахрайство."),
-    ("На Львівщині затримали банду крадіїв авто", "Зловмисники викрадали автомобілі та "
-     "продавали їх на запчастини."),
+    (
+        "Поліція затримала грабіжника",
+        "Слідчі повідомили про підозру чоловіку, який пограбував ювелірний магазин у центрі міста.",
+    ),
+    (
+        "Суд заарештував підозрюваного у вбивстві",
+        "Прокурори просили тримати його під вартою без права на заставу.",
+    ),
+    (
+        "Шахраї ошукали пенсіонерку на 200 тисяч",
+        "Поліція відкрила кримінальне провадження за статтею про шахрайство.",
+    ),
+    (
+        "На Львівщині затримали банду крадіїв авто",
+        "Зловмисники викрадали автомобілі та продавали їх на запчастини.",
+    ),
 ]
 OTHER_RUBRICS = {
-    "спорт": ("Динамо виграло у Шахтаря", "Київська команда перемогла у фіналі кубка з "
-              "рахунком 2:1, тренер похвалив гравців."),
-    "економіка": ("НБУ залишив облікову ставку без змін", "Інфляція сповільнилася, а курс "
-                  "гривні залишається стабільним, повідомили в Нацбанку."),
+    "спорт": (
+        "Динамо виграло у Шахтаря",
+        "Київська команда перемогла у фіналі кубка з рахунком 2:1, тренер похвалив гравців.",
+    ),
+    "економіка": (
+        "НБУ залишив облікову ставку без змін",
+        "Інфляція сповільнилася, а курс гривні залишається стабільним, повідомили в Нацбанку.",
+    ),
 }
 # Says what happened, not whether a crime did: alone, the model is unsure.
-AMBIGUOUS = ("Події ночі у Кривому Розі", "На вулиці Соборній знайшли тіло чоловіка 45 років. "
-             "На місці працюють відповідні служби, обставини з'ясовують.")
+AMBIGUOUS = (
+    "Події ночі у Кривому Розі",
+    "На вулиці Соборній знайшли тіло чоловіка 45 років. "
+    "На місці працюють відповідні служби, обставини з'ясовують.",
+)
 
 
 def _article(title: str, text: str, rubric: str | None) -> Article:
     art = make_article(text)
     ident = f"{next(_IDS):032x}"  # every page its own article: a repeated id counts once
-    return art.model_copy(update={"title": title, "language": "uk", "rubric": rubric,
-                                  "source_id": "lenta-ua", "article_id": ident})
+    return art.model_copy(
+        update={
+            "title": title,
+            "language": "uk",
+            "rubric": rubric,
+            "source_id": "lenta-ua",
+            "article_id": ident,
+        }
+    )
 
 
 _IDS = itertools.count(1)
@@ -101,8 +133,12 @@ _IDS = itertools.count(1)
 
 def test_a_learned_rubric_lifts_the_desk_of_an_ambiguous_page(classifier: Classifier) -> None:
     book = RubricBook("g", "w1")
-    stage = ClassifyStage(desks=frozenset(classifier.taxonomy.topics), review_below=0.3,
-                          classifier=classifier.classify, rubrics=book)
+    stage = ClassifyStage(
+        desks=frozenset(classifier.taxonomy.topics),
+        review_below=0.3,
+        classifier=classifier.classify,
+        rubrics=book,
+    )
     alone = _topics(stage(b"k", _article(*AMBIGUOUS, None).to_json(), ORIGIN))
     assert "crime" not in alone.topics  # precondition: the text alone is unsure
     for _ in range(10):  # the stream teaches the book what this source's rubrics mean

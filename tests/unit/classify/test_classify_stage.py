@@ -14,9 +14,13 @@ ORIGIN = SourceRef(topic="news.unique", partition=0, offset=1)
 def _fixed(topics: tuple[str, ...], top: float) -> ClassifyStage:
     def fake(title: str, text: str, language: str | None, rubric: object) -> Classification:
         scores = dict.fromkeys(("crime", "sport", "war"), 0.01) | dict.fromkeys(topics, top)
-        return Classification(topics=topics, scores=scores, iptc=("medtop:02000000",),
-                              evidence={t: ["term:x"] for t in topics},
-                              classifier_version="test")
+        return Classification(
+            topics=topics,
+            scores=scores,
+            iptc=("medtop:02000000",),
+            evidence={t: ["term:x"] for t in topics},
+            classifier_version="test",
+        )
 
     return ClassifyStage(desks=frozenset({"crime", "sport"}), review_below=0.6, classifier=fake)
 

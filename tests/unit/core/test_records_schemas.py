@@ -84,7 +84,10 @@ def _examples() -> dict[str, dict]:
             language="en",
         ).model_dump(mode="json"),
         "RubricStats": RubricStats(
-            source_id="lenta-ua", rubric="кримінал", group="newsstream", writer="0a1b2c3d",
+            source_id="lenta-ua",
+            rubric="кримінал",
+            group="newsstream",
+            writer="0a1b2c3d",
             articles=12,
             proba_sums={"crime": 10.5, "sport": 0.1},
         ).model_dump(mode="json"),
@@ -125,6 +128,7 @@ def test_asyncapi_document_is_valid_for_the_official_parser(tmp_path: Path) -> N
     )
     for name, data in render(default_topology()).items():
         (tmp_path / name).write_bytes(data)
+
     def validate() -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [node, "validate.mjs", str(tmp_path / "asyncapi.yaml")],

@@ -33,6 +33,7 @@ DASHBOARDS = sorted((GRAFANA_DIR / "dashboards").glob("*.json"))
 K8S_DIR = ROOT / "deploy" / "k8s"
 RUNBOOK = ROOT / "docs" / "runbook.md"
 
+
 def _cli_commands() -> tuple[frozenset[str], dict[str, frozenset[str]]]:
     """The `newsstream` CLI's commands and its groups' subcommands, read from the CLI itself
     (streams.cli): every command a deployment file or the runbook tells someone to run must be
@@ -41,8 +42,11 @@ def _cli_commands() -> tuple[frozenset[str], dict[str, frozenset[str]]]:
 
     from streams.cli import cli
 
-    groups = {name: frozenset(cmd.commands) for name, cmd in cli.commands.items()
-              if isinstance(cmd, click.Group)}
+    groups = {
+        name: frozenset(cmd.commands)
+        for name, cmd in cli.commands.items()
+        if isinstance(cmd, click.Group)
+    }
     return frozenset(cli.commands), groups
 
 
