@@ -48,8 +48,8 @@ from aiokafka import TopicPartition
 
 from streams.classify import load_taxonomy
 from streams.clean.boilerplate import TemplateLines
-from streams.crawl.canonical import article_id, canonicalize
 from streams.dedup.detector import Deduplicator
+from streams.identity import article_id, canonicalize
 from streams.infra._process import free_ports, stop_child
 from streams.infra.kafka_local import LocalKafka, LocalKafkaConfig
 from streams.kafka.admin import check_topics

@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from pipeline import broker, load_pages  # bench/ is on sys.path as the script's folder
 
 from streams.classify import load_taxonomy
-from streams.crawl.canonical import article_id, canonicalize
+from streams.identity import article_id, canonicalize
 from streams.infra._process import free_ports, stop_child
 from streams.kafka.admin import check_topics
 from streams.kafka.clients import make_producer

@@ -48,7 +48,7 @@ def make_raw(
 
 def make_article(text: str, *, article_id: str = "aa" * 16, **kw: object) -> Article:
     from streams.dedup.fingerprint import fingerprint
-    from streams.stages.clean import content_hash
+    from streams.identity import content_hash
 
     fields: dict[str, object] = {
         "article_id": article_id,

@@ -12,8 +12,8 @@ import click
 import orjson
 
 from streams.cli._context import Context
-from streams.crawl.canonical import article_id, canonicalize
 from streams.errors import StageError
+from streams.identity import article_id, canonicalize
 from streams.records import RawPage
 
 pass_ctx = click.make_pass_decorator(Context)

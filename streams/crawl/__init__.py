@@ -9,11 +9,11 @@ Errors: :meth:`Fetcher.fetch` never raises for network trouble; every failure is
 ``CanonicalURLError`` and ``DiscoveryError`` (both ValueError).
 """
 
-from streams.crawl.canonical import CanonicalURLError, article_id, canonicalize
 from streams.crawl.discover import DiscoveredItem, DiscoveryError, extract_links, parse_feed
 from streams.crawl.fetch import Fetcher, FetchPolicy, FetchResult
 from streams.crawl.robots import RobotsCache, RobotsRules, parse_robots
 from streams.crawl.safety import check_address, check_url
+from streams.identity import CanonicalURLError, article_id, canonicalize
 
 __all__ = [
     "CanonicalURLError",

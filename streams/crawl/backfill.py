@@ -30,7 +30,7 @@ from urllib.parse import quote, urljoin
 import orjson
 from warcio.archiveiterator import ArchiveIterator  # type: ignore[import-untyped]
 
-from streams.crawl.canonical import CanonicalURLError, article_id, canonicalize
+from streams.identity import CanonicalURLError, article_id, canonicalize
 from streams.records import RawPage
 
 SYNTHETIC_HOST = "replay.invalid"

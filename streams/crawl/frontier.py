@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
-from streams.crawl.canonical import CanonicalURLError, canonicalize
 from streams.crawl.discover import DiscoveredItem
+from streams.identity import CanonicalURLError, canonicalize
 
 
 @dataclass(frozen=True)

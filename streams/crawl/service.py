@@ -21,7 +21,6 @@ from aiokafka.errors import KafkaError
 from streams.app.output import DurableProducer
 from streams.app.shell import dead_letter
 from streams.clean.decode import decode_html
-from streams.crawl.canonical import article_id
 from streams.crawl.discover import DiscoveredItem, DiscoveryError, extract_links, parse_feed
 from streams.crawl.fetch import Fetcher, FetchPolicy, FetchResult, Kind
 from streams.crawl.frontier import Candidate, select_items
@@ -29,6 +28,7 @@ from streams.crawl.hosts import Politeness
 from streams.crawl.polite import PoliteFetcher, count_fetch, is_transient
 from streams.crawl.seen import SeenStore
 from streams.crawl.sources import Source
+from streams.identity import article_id
 from streams.metrics import CRAWL_ITEMS, DEAD_LETTERS, RECORDS, SOURCE_FRESHNESS
 from streams.records import RawPage
 from streams.settings import Settings

@@ -25,9 +25,9 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
-from streams.crawl.canonical import CanonicalURLError, article_id, canonicalize
 from streams.dedup.pipeline import DedupPipeline, text_article
 from streams.errors import MalformedRecord
+from streams.identity import CanonicalURLError, article_id, canonicalize
 from streams.records import Article
 
 _ID = re.compile(r"[0-9a-f]{8,64}")  # what an Article id may be (``records.Id``)

@@ -25,9 +25,9 @@ from typing import Any
 
 from streams.dedup.detector import Decision, Deduplicator
 from streams.dedup.fingerprint import fingerprint
+from streams.identity import content_hash
 from streams.records import Article, DuplicateEvent, SourceRef
 from streams.stages.base import Emit
-from streams.stages.clean import content_hash
 from streams.stages.dedup import DedupContentStage, DedupUrlStage
 from streams.topology import CLEAN, DEDUP_CONTENT, DUPLICATES, UNIQUE
 

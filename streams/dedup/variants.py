@@ -18,8 +18,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from streams.crawl.canonical import article_id
 from streams.dedup.pipeline import DedupPipeline, text_article
+from streams.identity import article_id
 
 COPY_KINDS = ("exact", "template", "promo", "truncated", "edited")
 KINDS = (*COPY_KINDS, "revision")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import re
 from dataclasses import dataclass
 
 from streams.clean.boilerplate import TemplateLines
@@ -13,22 +11,16 @@ from streams.clean.extract import extract
 from streams.clean.language import detect_language
 from streams.clean.metadata import rubric_from_url
 from streams.clean.textclean import clean_text
-from streams.crawl.canonical import canonicalize
 from streams.dedup.fingerprint import fingerprint
 from streams.errors import ExtractionFailed
+from streams.identity import canonicalize, content_hash
 from streams.records import Article, RawPage, SourceRef
 from streams.stages.base import Emit, StageResult
 from streams.topology import CLEAN
 
-_SPACES = re.compile(r"\s+")
 # A plain-text page's first line is its headline only when it reads like one: short, and not
 # a finished sentence (a lead paragraph ends with a full stop and belongs to the text).
 _MAX_TITLE_CHARS = 160
-
-
-def content_hash(text: str) -> str:
-    """Hash of the text with case and whitespace folded, so a re-render is not a revision."""
-    return hashlib.sha256(_SPACES.sub(" ", text.casefold()).strip().encode()).hexdigest()
 
 
 def _plain_text(raw: RawPage) -> tuple[str, str]:

@@ -9,12 +9,12 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 
-from streams.crawl.canonical import canonicalize
 from streams.crawl.discover import extract_links, parse_feed
 from streams.crawl.fetch import Fetcher
 from streams.crawl.robots import RobotsCache
 from streams.demo.pages import PAGES, PRIVATE_PATH, SECTION_PATH, page_by_key
 from streams.demo.site import DemoSite
+from streams.identity import canonicalize
 
 Factory = Callable[..., Fetcher]
 

@@ -29,7 +29,7 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from streams.crawl.canonical import article_id, canonicalize
+from streams.identity import article_id, canonicalize
 from streams.kafka.clients import make_consumer, make_producer
 from streams.records import RawPage
 from streams.settings import Settings

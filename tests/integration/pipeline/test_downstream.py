@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import orjson
 import pytest
 
-from streams.crawl.canonical import article_id, canonicalize
+from streams.identity import article_id, canonicalize
 from streams.records import RawPage
 from streams.settings import Settings
 from streams.topology import RAW, Topology

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from streams.crawl.canonical import article_id, canonicalize
+from streams.identity import article_id, canonicalize
 from streams.records import RawPage
 from streams.settings import Settings
 from streams.topology import DLQ, RAW, Topology

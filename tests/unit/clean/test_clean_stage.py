@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from streams.clean.boilerplate import MIN_PAGES, TemplateLines
-from streams.crawl.canonical import article_id
+from streams.identity import article_id
 from streams.records import RawPage, SourceRef
 from streams.stages.clean import page_to_article
 

@@ -8,9 +8,9 @@ from typing import Any
 import orjson
 import pytest
 
-from streams.crawl.canonical import article_id, canonicalize
 from streams.dedup.cli import dedup_lines
 from streams.errors import MalformedRecord
+from streams.identity import article_id, canonicalize
 from tests.conftest import make_article
 from tests.unit.dedup.test_dedup_detector import UNRELATED, WIRE, WRITE_UP, reprint
 

@@ -6,7 +6,7 @@ import json
 
 from streams.dedup.detector import Decision, Deduplicator
 from streams.dedup.fingerprint import BANDS, Signature, fingerprint, signature
-from streams.stages.clean import content_hash
+from streams.identity import content_hash
 
 WIRE = (
     "The city council voted on Tuesday to close the old river bridge to heavy lorries from "

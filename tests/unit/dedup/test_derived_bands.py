@@ -7,7 +7,7 @@ from typing import Any
 
 from streams.dedup.detector import Decision, Deduplicator
 from streams.dedup.fingerprint import Signature, signature, size_and_band_keys
-from streams.stages.clean import content_hash
+from streams.identity import content_hash
 from tests.unit.dedup.test_dedup_detector import UNRELATED, WIRE, WRITE_UP, reprint
 
 

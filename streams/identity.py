@@ -1,14 +1,19 @@
-"""One spelling per article URL, and the article id derived from it.
+"""Identity rules, beside the records they identify: one spelling per article URL, the
+article id derived from it, and the hash of an article's text.
 
 The article id is the Kafka key and the PostgreSQL primary key, so two spellings of one URL
 (tracking parameters, case, default port, fragment, parameter order, trailing slash) must give
 the same id, and the function must never change its output for a given input once released.
+The content hash decides "same text" for exact dedup and for revisions: a re-render that only
+changes case or whitespace is not a new version. (The near-duplicate fingerprint is the dedup
+algorithm's own: ``streams.dedup.fingerprint``.)
 """
 
 from __future__ import annotations
 
 import hashlib
 import posixpath
+import re
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -87,3 +92,11 @@ def canonicalize(url: str) -> str:
 def article_id(canonical_url: str) -> str:
     """Hex sha256 of the canonical URL, first 32 hex digits (128 bits: collisions negligible)."""
     return hashlib.sha256(canonical_url.encode("utf-8")).hexdigest()[:32]
+
+
+_SPACES = re.compile(r"\s+")
+
+
+def content_hash(text: str) -> str:
+    """Hash of the text with case and whitespace folded, so a re-render is not a revision."""
+    return hashlib.sha256(_SPACES.sub(" ", text.casefold()).strip().encode()).hexdigest()

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from streams.crawl.canonical import CanonicalURLError, article_id, canonicalize
+from streams.identity import CanonicalURLError, article_id, canonicalize
 
 TABLE = [
     ("HTTP://Example.COM/news/1", "http://example.com/news/1"),

@@ -1,0 +1,66 @@
+"""The import layering: stage logic is plain Python, the Kafka and process layers sit above it.
+
+Each package below is imported alone in a fresh interpreter, every module of it, and none of
+the stream engine, Kafka client, database driver, HTTP client or process layers may come along:
+stage logic must be testable and benchmarkable without a broker (DESIGN.md). The crawl package
+joins this list once its Kafka-facing service moves into the process layer (issue 10).
+"""
+
+from __future__ import annotations
+
+import pkgutil
+import subprocess
+import sys
+
+import pytest
+
+import streams
+
+PURE = (
+    "streams.identity",
+    "streams.records",
+    "streams.clean",
+    "streams.dedup",
+    "streams.classify",
+    "streams.stages",
+)
+FORBIDDEN = (
+    "faust",
+    "mode",
+    "aiokafka",
+    "asyncpg",
+    "psycopg",
+    "aiohttp",
+    "streams.cli",
+    "streams.app",
+    "streams.kafka",
+    "streams.sinks",
+    "streams.crawl",
+)
+
+
+def modules_of(name: str) -> list[str]:
+    module = __import__(name, fromlist=["_"])
+    if not hasattr(module, "__path__"):
+        return [name]
+    return [name] + [m.name for m in pkgutil.walk_packages(module.__path__, f"{name}.")]
+
+
+@pytest.mark.parametrize("package", PURE)
+def test_stage_logic_imports_no_engine_client_or_process_layer(package: str) -> None:
+    names = modules_of(package)
+    probe = (
+        "import importlib, sys\n"
+        f"for name in {names!r}: importlib.import_module(name)\n"
+        f"bad = sorted(m for m in sys.modules if m.split('.')[0] in {FORBIDDEN!r}"
+        f" or any(m == f or m.startswith(f + '.') for f in {FORBIDDEN!r}))\n"
+        "print('\\n'.join(bad))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=str(streams.__path__[0] + "/.."),
+    )
+    assert out.stdout.split() == [], f"{package} pulls in: {out.stdout.split()}"
