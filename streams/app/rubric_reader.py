@@ -2,7 +2,8 @@
 
 Read from the beginning and then followed, like a global table: the topic is small (one
 record per source, rubric and worker process) and compacted. A broker outage only pauses the
-reading; the book keeps what it has and the stage keeps classifying.
+reading; the book keeps what it has and the stage keeps classifying. The worker runs it in a
+thread with its own event loop, away from faust's consumer (``faust_app._classify_stage``).
 """
 
 from __future__ import annotations

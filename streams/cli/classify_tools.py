@@ -86,7 +86,7 @@ def classify(files: tuple[str, ...], language: str | None, compact: bool) -> Non
 def classify_train(corrections: Path | None, out: Path | None, no_cache: bool) -> None:
     """Train the desk model on ../shared/data/topics (training splits) and corrections.
 
-    Progress goes to stderr; the first run embeds ~7,300 texts (about 5 minutes on 2 cores),
+    Progress goes to stderr; the first run embeds ~8,500 texts (5-8 minutes on 2 cores),
     later runs read the embedding cache and take under a minute."""
     from streams.classify.model import DEFAULT_MODEL
     from streams.classify.train import DEFAULT_CACHE, train
