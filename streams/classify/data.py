@@ -47,26 +47,25 @@ _SOCIETY_KIN = (
     "infrastructure",
     "health",
 )
+# The Current events portal's sections, mapped to desks (the data README's table).
+WIKI_DESKS = (
+    "war",
+    "emergencies",
+    "crime",
+    "politics",
+    "diplomacy",
+    "economy",
+    "sport",
+    "health",
+    "culture",
+    "technology",
+)
 _WIKI_SILENT = ("society", "humanitarian", "infrastructure", "x-travel", "x-geography", "x-other")
 LABEL_MAP: dict[str, dict[str, Rule]] = {
     # The portal's sections are exclusive: an event sits under one heading, so the ten desks
     # it has are told apart (war events are negatives for diplomacy). It has no section for
     # society, humanitarian or infrastructure: those stay unknown.
-    "wikipedia": {
-        desk: ((desk,), _WIKI_SILENT)
-        for desk in (
-            "war",
-            "emergencies",
-            "crime",
-            "politics",
-            "diplomacy",
-            "economy",
-            "sport",
-            "health",
-            "culture",
-            "technology",
-        )
-    },
+    "wikipedia": {desk: ((desk,), _WIKI_SILENT) for desk in WIKI_DESKS},
     "sib200": {
         "politics": (("politics",), ("diplomacy", "war", "crime", "society", "economy")),
         "science/technology": (("technology",), ("health", "infrastructure")),

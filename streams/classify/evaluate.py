@@ -16,7 +16,7 @@ import numpy as np
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
 from streams.classify.classifier import Classification, Classifier, Item
-from streams.classify.data import SHARED_DATA, Example, load_all
+from streams.classify.data import SHARED_DATA, WIKI_DESKS, Example, load_all
 
 # set -> its label -> the desk topics / model classes that stand for it
 EVAL_MAP: dict[str, dict[str, tuple[str, ...]]] = {
@@ -109,18 +109,6 @@ def report(
     return Report(name, lang, labels, p.tolist(), r.tolist(), f.tolist(), n.tolist(), cm.tolist())
 
 
-WIKI_DESKS = (
-    "war",
-    "emergencies",
-    "crime",
-    "politics",
-    "diplomacy",
-    "economy",
-    "sport",
-    "health",
-    "culture",
-    "technology",
-)
 # The desks the mission names and the English event reports label (the aim: macro-F1 >= 0.80).
 EVENT_DESKS = ("diplomacy", "crime", "war", "emergencies")
 
