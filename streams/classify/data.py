@@ -17,7 +17,7 @@ import csv
 import hashlib
 import os
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
@@ -143,7 +143,6 @@ class Example:
     labels: Mapping[str, int]  # class -> 1 or 0, known labels only
     # Translations of one sentence share a group, so cross-validation keeps them together.
     group: str = ""
-    extra: Mapping[str, str] = field(default_factory=dict)  # date, story ...
 
     @property
     def positives(self) -> tuple[str, ...]:
@@ -192,13 +191,12 @@ def load_set(name: str, root: Path = TOPICS_DIR) -> list[Example]:
         if name == "wikipedia":
             title, body, label = "", str(row["text"]), str(row["desk"])
             held = str(row["date"]) >= WIKI_HELD_OUT_FROM
-            extra = {"date": str(row["date"]), "story": str(row.get("story") or "")}
         elif name == "lenta-crime":
             title, body, label = str(row["title"]), str(row["text"]), "crime"
-            held, extra = _fifth(title + body), {}
+            held = _fifth(title + body)
         else:
             title, body = _split_title(str(row["text"]), name)
-            label, held, extra = str(row["label"]), row.get("split") in HELD_OUT[name], {}
+            label, held = str(row["label"]), row.get("split") in HELD_OUT[name]
         out.append(
             Example(
                 title=title,
@@ -209,7 +207,6 @@ def load_set(name: str, root: Path = TOPICS_DIR) -> list[Example]:
                 held_out=held,
                 labels=known_labels(LABEL_MAP[name][label], classes),
                 group=str(row.get("id") or _digest(title + body[:200])),
-                extra=extra,
             )
         )
     return out

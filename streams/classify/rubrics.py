@@ -144,7 +144,7 @@ class RubricBook:
         n, sums = self._merged([key])
         if n < MIN_ARTICLES:
             return None
-        n_all, sums_all = self._merged(sorted(self._by_source.get(source[:MAX_KEY_PART], ())))
+        n_all, sums_all = self._merged(list(self._by_source.get(source[:MAX_KEY_PART], ())))
         return RubricPrior(
             name=rubric,
             weight=MAX_WEIGHT * n / (n + HALF_WEIGHT_AT),

@@ -1,4 +1,4 @@
-"""Text normalisation shared by the term rules and the statistical model."""
+"""Text normalisation for the term rules."""
 
 from __future__ import annotations
 
@@ -9,9 +9,6 @@ import re
 _LOOKALIKE = str.maketrans("aceiopxyk", "асеіорхук")
 _MIXED_WORD = re.compile(r"\w*[а-яіїєґё]\w*", re.IGNORECASE)
 _APOSTROPHES = str.maketrans({"’": "'", "ʼ": "'", "`": "'", "ё": "е"})
-# Ukrainian spelled in Russian letters: the model then shares char n-grams between the two
-# languages (і~и, и~ы, є~е), so Russian training text helps Ukrainian and back.
-_UK_AS_RU = str.maketrans({"і": "и", "ї": "йи", "є": "е", "и": "ы", "ґ": "г", "'": "ь"})
 
 
 def _fold_word(match: re.Match[str]) -> str:
@@ -21,14 +18,3 @@ def _fold_word(match: re.Match[str]) -> str:
 def fold(text: str) -> str:
     """Lower-case, one apostrophe, Latin look-alikes inside Cyrillic words made Cyrillic."""
     return _MIXED_WORD.sub(_fold_word, text.lower().translate(_APOSTROPHES))
-
-
-def uk_as_ru(text: str) -> str:
-    """Folded Ukrainian text in Russian letters."""
-    return text.translate(_UK_AS_RU)
-
-
-def for_model(text: str, language: str | None) -> str:
-    """What the character n-gram model reads: folded, Ukrainian in Russian letters."""
-    folded = fold(text)
-    return folded.translate(_UK_AS_RU) if language == "uk" else folded

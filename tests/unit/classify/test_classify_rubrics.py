@@ -49,14 +49,18 @@ def test_writers_are_summed_and_replays_change_nothing() -> None:
     assert reader.prior("s", "world") == prior
 
 
-def test_stage_publishes_its_totals_and_uses_the_prior(classifier: Classifier) -> None:
-    book = RubricBook("g", "w1")
-    stage = ClassifyStage(
+def _stage(classifier: Classifier) -> ClassifyStage:
+    """The real classifier in the stage, with a fresh rubric book (group g, writer w1)."""
+    return ClassifyStage(
         desks=frozenset(classifier.taxonomy.topics),
         review_below=0.3,
         classifier=classifier.classify,
-        rubrics=book,
+        rubrics=RubricBook("g", "w1"),
     )
+
+
+def test_stage_publishes_its_totals_and_uses_the_prior(classifier: Classifier) -> None:
+    stage = _stage(classifier)
     art = make_article("Police arrested two suspects in a robbery of a jewellery shop.")
     art = art.model_copy(update={"rubric": "crime", "source_id": "example"})
     result = stage(b"k", art.to_json(), ORIGIN)
@@ -132,13 +136,7 @@ _IDS = itertools.count(1)
 
 
 def test_a_learned_rubric_lifts_the_desk_of_an_ambiguous_page(classifier: Classifier) -> None:
-    book = RubricBook("g", "w1")
-    stage = ClassifyStage(
-        desks=frozenset(classifier.taxonomy.topics),
-        review_below=0.3,
-        classifier=classifier.classify,
-        rubrics=book,
-    )
+    stage = _stage(classifier)
     alone = _topics(stage(b"k", _article(*AMBIGUOUS, None).to_json(), ORIGIN))
     assert "crime" not in alone.topics  # precondition: the text alone is unsure
     for _ in range(10):  # the stream teaches the book what this source's rubrics mean
