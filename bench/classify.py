@@ -67,10 +67,10 @@ from streams.classify.evaluate import (
 )
 from streams.classify.model import TopicModel, embed
 from streams.classify.rubrics import MIN_ARTICLES, RubricBook
+from streams.classify.stage import ClassifyStage
+from streams.clean.stage import CleanStage
 from streams.records import Article, RawPage, SourceRef
 from streams.settings import Settings
-from streams.stages.classify import ClassifyStage
-from streams.stages.clean import CleanStage
 
 ORIGIN = SourceRef(topic="news.unique", partition=0, offset=0)
 NEWS_SOURCES = ("tgcontest", "ria", "lenta-crime")

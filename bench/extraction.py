@@ -32,10 +32,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from streams.clean.boilerplate import TemplateLines
 from streams.clean.extract import extract
 from streams.clean.metric import Score, aggregate, score_page
+from streams.clean.stage import CleanStage
 from streams.dedup.detector import Deduplicator
+from streams.dedup.stage import DedupContentStage, DedupUrlStage
 from streams.records import RawPage, SourceRef
-from streams.stages.clean import CleanStage
-from streams.stages.dedup import DedupContentStage, DedupUrlStage
 
 SETS = ("aeb", "daniel-ru")
 Page = tuple[str, bytes, str]

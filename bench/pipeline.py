@@ -48,7 +48,9 @@ from aiokafka import TopicPartition
 
 from streams.classify import load_taxonomy
 from streams.clean.boilerplate import TemplateLines
+from streams.clean.stage import CleanStage
 from streams.dedup.detector import Deduplicator
+from streams.dedup.stage import DedupContentStage, DedupUrlStage
 from streams.identity import article_id, canonicalize
 from streams.infra._process import free_ports, stop_child
 from streams.infra.kafka_local import LocalKafka, LocalKafkaConfig
@@ -56,9 +58,7 @@ from streams.kafka.admin import check_topics
 from streams.kafka.clients import make_consumer, make_producer
 from streams.records import RawPage, SourceRef
 from streams.settings import Settings, load_settings
-from streams.stages.base import Stage, StageResult
-from streams.stages.clean import CleanStage
-from streams.stages.dedup import DedupContentStage, DedupUrlStage
+from streams.stage import Stage, StageResult
 from streams.topology import (
     ARTICLES,
     BACKFILL_RAW,
@@ -133,7 +133,7 @@ class Bare:
 
 def run_bare(values: list[bytes], settings: Settings) -> Bare:
     """Each page through every stage it reaches in the worker, in order, state in dicts."""
-    from streams.stages.classify import ClassifyStage  # loads the model (not timed)
+    from streams.classify.stage import ClassifyStage  # loads the model (not timed)
 
     clean = CleanStage(TemplateLines({}))
     url_step = DedupUrlStage(Deduplicator({}, {}, {}, window_s=WEEK_S))

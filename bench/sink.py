@@ -13,7 +13,7 @@ side's ceiling, which the sink's consumer loop adds its polling and commits to.
 
 With --kafka, the whole sink is measured instead: a local broker (the project's own, on free
 ports) is started, the articles are published on news.articles first, then the sink
-(streams.sinks.runner, in this process) drains them into PostgreSQL; the rate is taken from
+(streams.processes.sink, in this process) drains them into PostgreSQL; the rate is taken from
 the first stored row to the last, so consumer-group start-up is not counted.
 """
 
@@ -130,8 +130,8 @@ async def run_kafka(dsn: str, n: int, home: Path) -> None:
     from streams.infra.kafka_local import LocalKafka, LocalKafkaConfig
     from streams.kafka.admin import check_topics
     from streams.kafka.clients import make_producer
+    from streams.processes.sink import run_sink
     from streams.settings import load_settings
-    from streams.sinks.runner import run_sink
     from streams.topology import ARTICLES, build_topology
 
     port, controller = free_ports(1)[0], free_ports(1)[0]

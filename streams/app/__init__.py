@@ -1,1 +1,1 @@
-"""The faust application: thin agents around the stage functions of ``streams.stages``."""
+"""The faust application: one thin agent per stage, wired from the stage table in topology."""

@@ -16,17 +16,17 @@ from typing import Any
 
 import faust
 
-from streams.app.output import DurableProducer
 from streams.app.shell import StageShell
 from streams.clean.boilerplate import TemplateLines
+from streams.clean.stage import CleanStage
+from streams.clean.stage import warm_up as warm_up_clean
 from streams.dedup.detector import Deduplicator
+from streams.dedup.stage import DedupContentStage, DedupUrlStage
 from streams.kafka.lag import report_lag_forever
+from streams.kafka.producer import DurableProducer
 from streams.records import SourceRef
 from streams.settings import Settings
-from streams.stages.base import Stage
-from streams.stages.clean import CleanStage
-from streams.stages.clean import warm_up as warm_up_clean
-from streams.stages.dedup import DedupContentStage, DedupUrlStage
+from streams.stage import Stage
 from streams.topology import (
     BACKFILL_RAW,
     CLEAN,
@@ -168,7 +168,7 @@ def _classify_stage(app: NewsApp, settings: Settings, topology: Topology) -> Non
     from streams.app.rubric_reader import follow_rubrics
     from streams.classify.encoder import Encoder
     from streams.classify.rubrics import RubricBook
-    from streams.stages.classify import ClassifyStage  # loads the model: only when used
+    from streams.classify.stage import ClassifyStage  # loads the model: only when used
 
     Encoder.threads = settings.encoder_threads  # before the stage's warm-up loads the engine
     book = RubricBook(settings.consumer_group)

@@ -9,36 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import socket
 import time
 
 from aiokafka.errors import KafkaError
 
-from streams.app.output import DurableProducer
 from streams.errors import MalformedRecord, StageError
+from streams.kafka.deadletter import dead_letter
+from streams.kafka.producer import DurableProducer
 from streams.metrics import DEAD_LETTERS, LAST_RECORD, RECORDS, ROUTED, STAGE_SECONDS
-from streams.records import DeadLetter, RawPage, SourceRef
-from streams.stages.base import Emit, Stage
-from streams.topology import DESK_PREFIX, DLQ
+from streams.records import SourceRef
+from streams.stage import Stage
+from streams.topology import DESK_PREFIX
 
 log = logging.getLogger(__name__)
-WORKER_NAME = f"{socket.gethostname()}:{os.getpid()}"
-
-
-def dead_letter(
-    stage: str, reason: str, error: str, key: bytes | None, value: bytes, origin: SourceRef | None
-) -> Emit:
-    letter = DeadLetter(
-        stage=stage,
-        reason=reason,
-        error=error[:2000],
-        origin=origin,
-        key=key.decode("utf-8", "replace") if key is not None else None,
-        payload_b64=RawPage.encode_body(value),
-        worker=WORKER_NAME,
-    )
-    return Emit(DLQ, key or b"", letter.to_json())
 
 
 class StageShell:

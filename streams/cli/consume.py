@@ -11,9 +11,9 @@ from aiokafka import ConsumerRecord
 
 from streams.cli._context import Context
 from streams.errors import MalformedRecord
+from streams.kafka.dlq import replay_dead_letters
 from streams.kafka.reader import read_topic
 from streams.records import DeadLetter
-from streams.replay import replay_dead_letters
 from streams.topology import DLQ
 
 pass_ctx = click.make_pass_decorator(Context)

@@ -67,7 +67,7 @@ async def _fetch(
     from streams.crawl.fetch import Fetcher
     from streams.crawl.hosts import Politeness
     from streams.crawl.polite import PoliteFetcher
-    from streams.crawl.service import policy_from_settings
+    from streams.processes.poll import policy_from_settings
 
     async with Fetcher(policy_from_settings(ctx.settings, allow)) as fetcher:
         polite = PoliteFetcher(fetcher, politeness=Politeness(max_retries=retries))
@@ -101,8 +101,8 @@ async def _fetch(
 def replay(ctx: Context, paths: tuple[Path, ...], source_id: str) -> None:
     """Publish saved pages (directories of *.html / *.html.gz, WARC files) to
     news.backfill.raw, showing progress. Run `newsstream topics create` first."""
-    from streams.crawl.replay import ReplayProgress
-    from streams.crawl.replay import replay as run_replay
+    from streams.processes.backfill import ReplayProgress
+    from streams.processes.backfill import replay as run_replay
 
     def show(progress: ReplayProgress) -> None:
         click.echo(progress.line(), err=True)

@@ -22,7 +22,7 @@ pass_ctx = click.make_pass_decorator(Context)
 def run(ctx: Context, demo: bool) -> None:
     """Everything in one process group: local Kafka, embedded PostgreSQL, crawler, workers,
     sink, /metrics (ports from NEWSSTREAM_METRICS_PORT upwards). Ctrl-C stops it all."""
-    from streams.runner import run_all
+    from streams.processes.run import run_all
 
     raise SystemExit(run_all(ctx, ctx.settings, ctx.topology, demo=demo))
 
@@ -39,7 +39,7 @@ def worker(ctx: Context, stages: str) -> None:
     """Run the stream stages (faust agents). Scale out by starting more workers: they share
     one consumer group and split the partitions. Refuses to start on mismatched topics."""
     from streams.app.faust_app import STAGES
-    from streams.app.worker import run_worker
+    from streams.processes.worker import run_worker
 
     wanted = [s.strip() for s in stages.split(",") if s.strip()]
     unknown = sorted(set(wanted) - set(STAGES))
@@ -62,7 +62,7 @@ def sink(ctx: Context) -> None:
     """Write news.articles and news.duplicates to PostgreSQL (NEWSSTREAM_POSTGRES_DSN, or an
     embedded server when unset). Offsets are committed after each transaction."""
     from streams.metrics import serve_metrics
-    from streams.sinks.runner import run_sink
+    from streams.processes.sink import run_sink
 
     s = ctx.settings
     serve_metrics(s.metrics_host, s.metrics_port, pending=("sink",))
@@ -85,8 +85,8 @@ def sink(ctx: Context) -> None:
 @pass_ctx
 def crawl(ctx: Context, demo: bool, once: bool) -> None:
     """Discover and fetch pages from the sources file (or the demo site) into news.raw."""
-    from streams.crawl.runner import run_crawler
     from streams.metrics import serve_metrics
+    from streams.processes.crawler import run_crawler
 
     s = ctx.settings
     serve_metrics(s.metrics_host, s.metrics_port)

@@ -37,7 +37,7 @@ def _looks_like_html(data: bytes) -> bool:
 def extract(ctx: Context, files: tuple[str, ...], url: str | None) -> None:
     """Print one Article JSON line per FILE (HTML, possibly gzipped, or plain text; raw bytes
     in any charset; `-` reads stdin), through the same cleaning as the stream."""
-    from streams.stages.clean import page_to_article
+    from streams.clean.stage import page_to_article
 
     failed = 0
     for name in files:

@@ -25,10 +25,10 @@ from typing import Any
 
 from streams.dedup.detector import Decision, Deduplicator
 from streams.dedup.fingerprint import fingerprint
+from streams.dedup.stage import DedupContentStage, DedupUrlStage
 from streams.identity import content_hash
 from streams.records import Article, DuplicateEvent, SourceRef
-from streams.stages.base import Emit
-from streams.stages.dedup import DedupContentStage, DedupUrlStage
+from streams.stage import Emit
 from streams.topology import CLEAN, DEDUP_CONTENT, DUPLICATES, UNIQUE
 
 

@@ -17,13 +17,13 @@ import pytest
 from aiohttp import web
 from prometheus_client import REGISTRY
 
-from streams.app.output import DurableProducer
 from streams.crawl.fetch import Fetcher
 from streams.crawl.hosts import Politeness
 from streams.crawl.seen import SeenStore
-from streams.crawl.service import Crawler
 from streams.crawl.sources import Source
+from streams.kafka.producer import DurableProducer
 from streams.kafka.reader import read_topic
+from streams.processes.poll import Crawler
 from streams.records import RawPage
 from streams.settings import Settings
 from streams.topology import RAW

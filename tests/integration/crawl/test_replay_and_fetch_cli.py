@@ -16,7 +16,7 @@ import pytest
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from streams.crawl.replay import replay
+from streams.processes.backfill import replay
 from streams.records import RawPage
 from streams.settings import Settings
 from streams.topology import BACKFILL_RAW

@@ -100,9 +100,9 @@ def test_sample_page_routes_to_the_diplomacy_desk_through_clean_and_classify(
     shared_data: Path,
 ) -> None:
     """The broker-free half of the end-to-end path: RawPage -> clean -> classify/route."""
+    from streams.classify.stage import ClassifyStage
+    from streams.clean.stage import page_to_article
     from streams.records import SourceRef
-    from streams.stages.classify import ClassifyStage
-    from streams.stages.clean import page_to_article
     from tests.conftest import make_raw
 
     body = (shared_data / "samples" / "lenta-ua-article.txt").read_bytes()

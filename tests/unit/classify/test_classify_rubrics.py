@@ -7,9 +7,9 @@ import itertools
 
 from streams.classify.classifier import Classifier
 from streams.classify.rubrics import MIN_ARTICLES, RubricBook
+from streams.classify.stage import ClassifyStage
 from streams.records import Article, ClassifiedArticle, RubricStats, SourceRef
-from streams.stages.base import StageResult
-from streams.stages.classify import ClassifyStage
+from streams.stage import StageResult
 from streams.topology import ARTICLES, RUBRICS
 from tests.conftest import make_article
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from streams.classify.classifier import Classification
+from streams.classify.stage import ClassifyStage
 from streams.records import ClassifiedArticle, SourceRef
-from streams.stages.classify import ClassifyStage
 from streams.topology import ARTICLES, REVIEW
 from tests.conftest import make_article
 

@@ -8,7 +8,7 @@ import pytest
 from selectolax.lexbor import LexborHTMLParser
 
 from streams.clean.metadata import rubric, rubric_from_url
-from streams.stages.clean import page_to_article
+from streams.clean.stage import page_to_article
 from tests.conftest import make_raw
 
 URL = "https://daily.example/2025/09/08/council-approves-budget"

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from streams.clean.boilerplate import MIN_PAGES, TemplateLines
+from streams.clean.stage import page_to_article
 from streams.identity import article_id
 from streams.records import RawPage, SourceRef
-from streams.stages.clean import page_to_article
 
 FETCHED = datetime(2025, 9, 8, 18, 0, tzinfo=UTC)
 PROMO = "Support independent reporting: become a member today and read without ads."

@@ -41,7 +41,7 @@ def test_committed_schemas_match_the_code() -> None:
 
 def _examples() -> dict[str, dict]:
     from streams.classify import Classification
-    from streams.stages.classify import to_classified
+    from streams.classify.stage import to_classified
 
     art = make_article("Some text about a bridge.")
     cls = Classification(

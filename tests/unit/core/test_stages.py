@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from streams.app.shell import StageShell
+from streams.dedup.stage import DedupStage
 from streams.records import Article, ClassifiedArticle, DeadLetter, DuplicateEvent, SourceRef
-from streams.stages.base import Emit, StageResult
-from streams.stages.dedup import DedupStage
+from streams.stage import Emit, StageResult
 from tests.conftest import make_article
 
 ORIGIN = SourceRef(topic="news.clean", partition=0, offset=42)
@@ -98,7 +98,7 @@ async def test_shell_dead_letters_with_reason_and_origin(
 
 
 def test_route_sends_to_articles_desks_and_review() -> None:
-    from streams.stages.classify import route
+    from streams.classify.stage import route
 
     art = make_article(STORY)
     base = art.model_dump(exclude={"kind"})
@@ -111,7 +111,7 @@ def test_route_sends_to_articles_desks_and_review() -> None:
 
 def test_two_step_dedup_catches_a_copy_whose_url_hashed_to_another_partition() -> None:
     from streams.dedup.detector import Deduplicator
-    from streams.stages.dedup import DedupContentStage, DedupUrlStage
+    from streams.dedup.stage import DedupContentStage, DedupUrlStage
 
     # Two URL-step instances stand for two partitions of news.clean, each with its own state;
     # the content step sees both because news.dedup.content is keyed by language.

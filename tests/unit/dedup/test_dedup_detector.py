@@ -155,8 +155,8 @@ def test_fingerprint_round_trip_and_foreign_formats() -> None:
 
 
 def test_stage_emits_duplicate_event_for_a_reprint() -> None:
+    from streams.dedup.stage import DedupStage
     from streams.records import SourceRef
-    from streams.stages.dedup import DedupStage
     from tests.conftest import make_article
 
     stage = DedupStage.with_state({}, {}, {}, window_s=3600)

@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from streams.dedup.detector import EXPIRE_EVERY_S, Deduplicator
+from streams.dedup.stage import DedupContentStage, DedupUrlStage
 from streams.dedup.state import PartitionView
 from streams.records import Article, SourceRef
-from streams.stages.dedup import DedupContentStage, DedupUrlStage
 from tests.conftest import make_article
 
 STORY = (

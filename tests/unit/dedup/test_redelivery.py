@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from streams.dedup.detector import Deduplicator
+from streams.dedup.stage import DedupContentStage, DedupUrlStage, article_signature
 from streams.records import Article, SourceRef
-from streams.stages.dedup import DedupContentStage, DedupUrlStage, article_signature
 from tests.conftest import make_article
 
 STORY = (

@@ -13,8 +13,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from streams.app.output import DurableProducer
-from streams.app.shell import dead_letter
 from streams.crawl.backfill import (
     ReplaySkip,
     Saved,
@@ -24,9 +22,11 @@ from streams.crawl.backfill import (
     read_warc,
     to_raw_page,
 )
+from streams.kafka.deadletter import dead_letter
+from streams.kafka.producer import DurableProducer
 from streams.metrics import DEAD_LETTERS, RECORDS, REPLAYED
 from streams.settings import Settings
-from streams.stages.base import Emit
+from streams.stage import Emit
 from streams.topology import BACKFILL_RAW
 
 log = logging.getLogger(__name__)

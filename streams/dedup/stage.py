@@ -9,7 +9,7 @@ from typing import Any
 from streams.dedup.detector import Decision, Deduplicator
 from streams.dedup.fingerprint import Signature, signature
 from streams.records import Article, DuplicateEvent, SourceRef
-from streams.stages.base import Emit, StageResult
+from streams.stage import Emit, StageResult
 from streams.topology import DEDUP_CONTENT, DUPLICATES, UNIQUE
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable
 
-from streams.app.output import DurableProducer
 from streams.errors import MalformedRecord
 from streams.kafka.clients import make_consumer
+from streams.kafka.producer import DurableProducer
 from streams.records import DeadLetter
 from streams.settings import Settings
-from streams.stages.base import Emit
+from streams.stage import Emit
 from streams.topology import DLQ
 
 

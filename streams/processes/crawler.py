@@ -11,13 +11,13 @@ import asyncio
 import logging
 import time
 
-from streams.app.output import DurableProducer
 from streams.crawl.fetch import Fetcher
 from streams.crawl.hosts import Politeness
 from streams.crawl.schedule import ScheduleConfig, SourceSchedule
 from streams.crawl.seen import SeenStore
-from streams.crawl.service import Crawler, PollStats, policy_from_settings
 from streams.crawl.sources import Source, load_sources
+from streams.kafka.producer import DurableProducer
+from streams.processes.poll import Crawler, PollStats, policy_from_settings
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)

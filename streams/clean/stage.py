@@ -15,7 +15,7 @@ from streams.dedup.fingerprint import fingerprint
 from streams.errors import ExtractionFailed
 from streams.identity import canonicalize, content_hash
 from streams.records import Article, RawPage, SourceRef
-from streams.stages.base import Emit, StageResult
+from streams.stage import Emit, StageResult
 from streams.topology import CLEAN
 
 # A plain-text page's first line is its headline only when it reads like one: short, and not

@@ -23,12 +23,12 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from aiokafka.errors import KafkaError
 
-from streams.app.output import DurableProducer
-from streams.app.shell import dead_letter
 from streams.errors import MalformedRecord
 from streams.health import HEALTH
 from streams.kafka.clients import make_consumer
+from streams.kafka.deadletter import dead_letter
 from streams.kafka.lag import report_lag_forever
+from streams.kafka.producer import DurableProducer
 from streams.metrics import (
     DEAD_LETTERS,
     LAST_RECORD,
@@ -41,7 +41,7 @@ from streams.records import ClassifiedArticle, DuplicateEvent, SourceRef
 from streams.settings import Settings
 from streams.sinks.observe import observe_batch
 from streams.sinks.postgres import TRANSIENT_ERRORS, BatchResult, connect, write_batch
-from streams.stages.base import Emit
+from streams.stage import Emit
 from streams.topology import ARTICLES, DUPLICATES
 
 log = logging.getLogger(__name__)

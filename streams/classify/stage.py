@@ -16,7 +16,7 @@ from streams.classify.classifier import RubricPrior
 from streams.classify.rubrics import RubricBook
 from streams.metrics import RUBRIC_PRIORS
 from streams.records import Article, ClassifiedArticle, SourceRef
-from streams.stages.base import Emit, StageResult
+from streams.stage import Emit, StageResult
 from streams.topology import ARTICLES, REVIEW, RUBRICS, desk_topic_name
 
 Classifier = Callable[[str, str, str | None, RubricPrior | None], Classification]

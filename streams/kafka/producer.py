@@ -19,7 +19,7 @@ from aiokafka.errors import KafkaError
 from streams.kafka.clients import make_producer
 from streams.metrics import RECORDS
 from streams.settings import Settings
-from streams.stages.base import Emit
+from streams.stage import Emit
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF_S = 30.0

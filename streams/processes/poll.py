@@ -18,8 +18,6 @@ from dataclasses import dataclass, field
 
 from aiokafka.errors import KafkaError
 
-from streams.app.output import DurableProducer
-from streams.app.shell import dead_letter
 from streams.clean.decode import decode_html
 from streams.crawl.discover import DiscoveredItem, DiscoveryError, extract_links, parse_feed
 from streams.crawl.fetch import Fetcher, FetchPolicy, FetchResult, Kind
@@ -29,10 +27,12 @@ from streams.crawl.polite import PoliteFetcher, count_fetch, is_transient
 from streams.crawl.seen import SeenStore
 from streams.crawl.sources import Source
 from streams.identity import article_id
+from streams.kafka.deadletter import dead_letter
+from streams.kafka.producer import DurableProducer
 from streams.metrics import CRAWL_ITEMS, DEAD_LETTERS, RECORDS, SOURCE_FRESHNESS
 from streams.records import RawPage
 from streams.settings import Settings
-from streams.stages.base import Emit
+from streams.stage import Emit
 from streams.topology import RAW
 
 __all__ = ["CrawlLimits", "Crawler", "PollStats", "count_fetch", "policy_from_settings"]
