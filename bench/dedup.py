@@ -34,6 +34,8 @@ from streams.dedup.quality import (
 )
 from streams.dedup.variants import KINDS, evaluate_copies, usable_bases
 
+REPEAT = 5
+
 
 def print_pairs(pairs: list[Pair]) -> None:
     tallies = evaluate(pairs)
@@ -60,13 +62,19 @@ def stream(texts: list[str]) -> None:
     # An Article per text as clean emits it: content hash and fingerprint are computed here.
     articles = [text_article(t, f"{i:032x}", float(i)) for i, t in enumerate(texts)]
     t1 = time.perf_counter()
-    run = DedupPipeline(window_s=7 * 86400)
-    decisions = [run(a) for a in articles]
-    t2 = time.perf_counter()
+    # One pass takes ~0.3 s, so a single run swings with whatever else the machine is doing:
+    # the steps' figure is the fastest of REPEAT fresh runs over the same articles.
+    steps_s = float("inf")
+    for _ in range(REPEAT):
+        started = time.perf_counter()
+        run = DedupPipeline(window_s=7 * 86400)
+        decisions = [run(a) for a in articles]
+        steps_s = min(steps_s, time.perf_counter() - started)
     n = len(texts)
     print(
         f"\nstream of {n} texts: fingerprint {n / (t1 - t0):,.0f}/s,"
-        f" dedup steps {n / (t2 - t1):,.0f}/s, both {n / (t2 - t0):,.0f}/s"
+        f" dedup steps {n / steps_s:,.0f}/s (best of {REPEAT}),"
+        f" both {n / (t1 - t0 + steps_s):,.0f}/s"
     )
     tables = {
         "url by_id": run.url_by_id,
