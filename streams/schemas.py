@@ -27,7 +27,7 @@ def record_schema(cls: type[Record]) -> dict[str, Any]:
 def asyncapi(topology: Topology) -> dict[str, Any]:
     channels: dict[str, Any] = {}
     operations: dict[str, Any] = {}
-    for spec in topology:
+    for spec in topology.public():
         cid = spec.name.replace(".", "_")
         channels[cid] = {
             "address": spec.name,

@@ -1,17 +1,31 @@
 """The map of the stream: every topic, its key, layout and limits, and who reads/writes it.
 
-Read this module first. The flow, in order::
+Read this module first. ``STAGES`` is the stage table: which topic each worker stage reads,
+what it writes and which state tables it keeps. ``build_topology`` derives every topic's
+readers and writers from it (plus the processes outside the worker: crawler, backfill, sink),
+creates each table's changelog topic, and ``create_app`` registers one agent per row. The flow,
+as ``render_flow`` prints it (``newsstream topics flow``; a test keeps this text, the README
+and docs/architecture.md equal to it)::
 
-    crawl ──► news.raw ─────────┐
-    replay ─► news.backfill.raw ┴► clean ──► news.clean ──► dedup_url ──► news.dedup.content
-    news.dedup.content ──► dedup_content ──┬► news.unique ──► classify
-                 (same-URL copies from both dedup steps) └► news.duplicates
-    classify/route ──► news.articles (all) + news.topic.<topic> (each topic) + news.review
-    classify ◄─► news.rubrics (what each publisher's sections mean, learned; read by all)
-    editors ──► news.corrections ──► `corrections pull` ──► the next `classify-train`
-    sink ◄── news.articles, news.duplicates                (PostgreSQL upserts)
-    every stage ──► news.dlq (DeadLetter: stage, reason, error, origin topic/partition/offset)
-
+    crawl           writes news.raw, news.dlq
+    replay          writes news.backfill.raw, news.dlq
+    clean           reads  news.raw, news.backfill.raw
+                    writes news.clean, news.dlq
+                    state  clean-template-lines-news-raw, clean-template-lines-news-backfill-raw
+    dedup_url       reads  news.clean
+                    writes news.dedup.content, news.duplicates, news.dlq
+                    state  dedup-url-by-id
+    dedup_content   reads  news.dedup.content
+                    writes news.unique, news.duplicates, news.dlq
+                    state  dedup-content-by-id, dedup-content-by-hash
+    classify        reads  news.unique, news.rubrics
+                    writes news.articles, news.review, news.rubrics, news.dlq, news.topic.<desk>
+    sink            reads  news.articles, news.duplicates
+                    writes news.dlq
+    downstream      reads  news.articles, news.review, news.duplicates, news.topic.<desk>
+    editor          writes news.corrections
+    classify-train  reads  news.corrections
+    operator        reads  news.dlq
 Keys are the article id (hash of the canonical URL), so every version of one URL lands on one
 partition and is processed in order by one worker. One exception: ``news.dedup.content`` is
 keyed by language, so every copy of a text in one language meets the same partition and the
@@ -23,7 +37,7 @@ topic there gets its Kafka topic on the next ``topics create`` (or worker start)
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from streams.settings import Settings
 
@@ -57,6 +71,7 @@ class TopicSpec:
     producers: tuple[str, ...] = ()
     consumers: tuple[str, ...] = ()
     key: str = "article id (hex sha256 prefix of the canonical URL)"
+    internal: bool = False  # a state changelog: not part of the published contract (AsyncAPI)
 
     def configs(self) -> dict[str, str]:
         """Topic-level broker configs (what ``topics create`` sets)."""
@@ -68,9 +83,68 @@ class TopicSpec:
 
 
 @dataclass(frozen=True)
+class StageSpec:
+    """One row of the stage table: a faust agent on one input topic, in flow order."""
+
+    agent: str  # the faust agent's name (unique)
+    stage: str  # the stage's name: metric label, dead-letter stage, topic reader/writer
+    group: str  # what `newsstream worker --stages` selects
+    input: str
+    outputs: tuple[str, ...]
+    tables: tuple[str, ...] = ()  # state, co-partitioned with the input; one changelog each
+    reads: tuple[str, ...] = ()  # topics followed besides the input (not by the agent)
+
+
+DESKS = DESK_PREFIX + "<desk>"  # stands for every desk topic of the taxonomy
+STAGES: tuple[StageSpec, ...] = (
+    StageSpec(
+        "clean", "clean", "clean", RAW, (CLEAN, "news.dlq"), ("clean-template-lines-news-raw",)
+    ),
+    StageSpec(
+        "clean-backfill",
+        "clean",
+        "clean",
+        BACKFILL_RAW,
+        (CLEAN, "news.dlq"),
+        ("clean-template-lines-news-backfill-raw",),
+    ),
+    StageSpec(
+        "dedup_url",
+        "dedup_url",
+        "dedup",
+        CLEAN,
+        (DEDUP_CONTENT, DUPLICATES, "news.dlq"),
+        ("dedup-url-by-id",),
+    ),
+    StageSpec(
+        "dedup_content",
+        "dedup_content",
+        "dedup",
+        DEDUP_CONTENT,
+        (UNIQUE, DUPLICATES, "news.dlq"),
+        ("dedup-content-by-id", "dedup-content-by-hash"),
+    ),
+    StageSpec(
+        "classify",
+        "classify",
+        "classify",
+        UNIQUE,
+        (ARTICLES, DESKS, REVIEW, RUBRICS, "news.dlq"),
+        reads=(RUBRICS,),
+    ),
+)
+STAGE_GROUPS = tuple(dict.fromkeys(s.group for s in STAGES))
+# Who else reads and writes, in flow order: processes outside the worker, and people.
+OUTSIDE_ORDER = ("crawl", "replay")
+AFTER_ORDER = ("sink", "downstream", "editor", "classify-train", "operator")
+
+
+@dataclass(frozen=True)
 class Topology:
     topics: dict[str, TopicSpec] = field(default_factory=dict)
     desk_topics: tuple[str, ...] = ()
+    stages: tuple[StageSpec, ...] = STAGES
+    consumer_group: str = "newsstream"
 
     def __iter__(self) -> Iterator[TopicSpec]:
         return iter(self.topics.values())
@@ -78,11 +152,24 @@ class Topology:
     def __getitem__(self, name: str) -> TopicSpec:
         return self.topics[name]
 
-    def desk(self, topic: str) -> TopicSpec:
-        return self.topics[DESK_PREFIX + topic]
+    def outputs(self, stage: StageSpec) -> tuple[str, ...]:
+        """The stage's output topics, with the desk placeholder expanded."""
+        out: list[str] = []
+        for name in stage.outputs:
+            out += [desk_topic_name(d) for d in self.desk_topics] if name == DESKS else [name]
+        return tuple(out)
 
-    def read_by(self, stage: str) -> list[TopicSpec]:
-        return [t for t in self if stage in t.consumers]
+    def changelog(self, table: str) -> str:
+        """The changelog topic faust writes for a table of this consumer group."""
+        return changelog_topic(self.consumer_group, table)
+
+    def public(self) -> list[TopicSpec]:
+        """The topics of the published contract (no state changelogs)."""
+        return [t for t in self if not t.internal]
+
+
+def changelog_topic(group: str, table: str) -> str:
+    return f"{group}-{table}-changelog"
 
 
 def desk_topic_name(topic: str) -> str:
@@ -105,29 +192,23 @@ def build_topology(settings: Settings, desk_topics: Iterable[str]) -> Topology:
             "RawPage",
             "pages fetched by the live crawler",
             producers=("crawl",),
-            consumers=("clean",),
         ),
         spec(
             BACKFILL_RAW,
             "RawPage",
             "replayed pages (WARC, directories); off the live path",
             producers=("replay",),
-            consumers=("clean",),
             retention_ms=3 * DAY_MS,
         ),
         spec(
             CLEAN,
             "Article",
             "cleaned articles before deduplication",
-            producers=("clean",),
-            consumers=("dedup_url",),
         ),
         spec(
             DEDUP_CONTENT,
             "Article",
             "articles past the URL check, re-keyed for content dedup",
-            producers=("dedup_url",),
-            consumers=("dedup_content",),
             key="language (ISO 639-1, 'und' when unknown)",
             retention_ms=DAY_MS,
         ),
@@ -135,14 +216,11 @@ def build_topology(settings: Settings, desk_topics: Iterable[str]) -> Topology:
             UNIQUE,
             "Article",
             "first versions and revisions (no duplicates)",
-            producers=("dedup_content",),
-            consumers=("classify",),
         ),
         spec(
             ARTICLES,
             "ClassifiedArticle",
             "every classified article; compacted per id",
-            producers=("classify",),
             consumers=("sink", "downstream"),
             compact=True,
             retention_ms=30 * DAY_MS,
@@ -151,7 +229,6 @@ def build_topology(settings: Settings, desk_topics: Iterable[str]) -> Topology:
             REVIEW,
             "ClassifiedArticle",
             "low-confidence or unclassifiable articles",
-            producers=("classify",),
             consumers=("downstream",),
             retention_ms=30 * DAY_MS,
         ),
@@ -159,7 +236,6 @@ def build_topology(settings: Settings, desk_topics: Iterable[str]) -> Topology:
             DUPLICATES,
             "DuplicateEvent",
             "copies recognised by dedup, naming the original",
-            producers=("dedup_url", "dedup_content"),
             consumers=("sink", "downstream"),
             retention_ms=30 * DAY_MS,
         ),
@@ -176,8 +252,6 @@ def build_topology(settings: Settings, desk_topics: Iterable[str]) -> Topology:
             RUBRICS,
             "RubricStats",
             "per-source rubric -> desk evidence, one total per worker",
-            producers=("classify",),
-            consumers=("classify",),
             compact=True,
             key="source id|rubric|writer",
             retention_ms=90 * DAY_MS,
@@ -186,7 +260,7 @@ def build_topology(settings: Settings, desk_topics: Iterable[str]) -> Topology:
             DLQ,
             "DeadLetter",
             "records a stage could not process, replayable",
-            producers=("crawl", "clean", "dedup_url", "dedup_content", "classify", "sink"),
+            producers=("crawl", "replay", "sink"),
             consumers=("operator",),
             retention_ms=30 * DAY_MS,
             max_message_bytes=settings.dlq_max_message_bytes,
@@ -198,11 +272,77 @@ def build_topology(settings: Settings, desk_topics: Iterable[str]) -> Topology:
             desk_topic_name(t),
             "ClassifiedArticle",
             f"articles classified as {t}",
-            producers=("classify",),
             consumers=("downstream",),
             compact=True,
             retention_ms=30 * DAY_MS,
         )
         for t in desks
     ]
-    return Topology(topics={s.name: s for s in specs}, desk_topics=desks)
+    topology = Topology(
+        topics={s.name: s for s in specs},
+        desk_topics=desks,
+        consumer_group=settings.consumer_group,
+    )
+    return _with_stages(topology, settings)
+
+
+def _with_stages(topology: Topology, settings: Settings) -> Topology:
+    """Add each stage as reader of its inputs and writer of its outputs, and its changelogs."""
+    topics = dict(topology.topics)
+
+    def add(name: str, *, producer: str = "", consumer: str = "") -> None:
+        spec = topics[name]
+        producers = spec.producers + ((producer,) if producer not in ("", *spec.producers) else ())
+        consumers = spec.consumers + ((consumer,) if consumer not in ("", *spec.consumers) else ())
+        topics[name] = replace(spec, producers=producers, consumers=consumers)
+
+    for stage in topology.stages:
+        for name in (stage.input, *stage.reads):
+            add(name, consumer=stage.stage)
+        for name in topology.outputs(stage):
+            add(name, producer=stage.stage)
+        for table in stage.tables:
+            name = topology.changelog(table)
+            topics[name] = TopicSpec(
+                name=name,
+                value="changelog",
+                description=f"faust changelog of the {stage.stage} table {table}",
+                partitions=topics[stage.input].partitions,  # co-partitioned with the input
+                retention_ms=-1,  # state must not age out
+                max_message_bytes=settings.topic_max_message_bytes,
+                compact=True,
+                producers=(stage.stage,),
+                consumers=(stage.stage,),
+                key="table key",
+                internal=True,
+            )
+    return replace(topology, topics=topics)
+
+
+def _roles(topology: Topology) -> list[str]:
+    stages = [s.stage for s in topology.stages]
+    known = [*OUTSIDE_ORDER, *stages, *AFTER_ORDER]
+    others = {r for t in topology for r in (*t.producers, *t.consumers)} - set(known)
+    return list(dict.fromkeys(known)) + sorted(others)
+
+
+def render_flow(topology: Topology) -> str:
+    """The flow as text, one line per reader/writer in flow order (desk topics folded)."""
+
+    def fold(names: Iterable[str]) -> str:
+        out = [DESKS if n.startswith(DESK_PREFIX) else n for n in names]
+        return ", ".join(dict.fromkeys(out)) or "-"
+
+    public = topology.public()
+    width = max(len(r) for r in _roles(topology)) + 2
+    lines: list[str] = []
+    for role in _roles(topology):
+        facts = [
+            ("reads", fold(t.name for t in public if role in t.consumers)),
+            ("writes", fold(t.name for t in public if role in t.producers)),
+            ("state", ", ".join(t for s in topology.stages if s.stage == role for t in s.tables)),
+        ]
+        facts = [(k, v) for k, v in facts if v and v != "-"]
+        for i, (what, names) in enumerate(facts):
+            lines.append(f"    {(role if i == 0 else '').ljust(width)}{what.ljust(7)}{names}")
+    return "\n".join(lines)

@@ -1,4 +1,5 @@
-"""Build the faust app: one agent per stage input topic, concurrency 1 each.
+"""Build the faust app from the stage table (``streams.topology.STAGES``): one agent per row,
+concurrency 1 each, with the row's state tables; ``BUILDERS`` makes each row's stage.
 
 Concurrency stays 1 per agent because faust can commit past an unfinished message when an
 agent runs concurrently (faust-streaming issue 606); scale with partitions and workers.
@@ -11,8 +12,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, TypeAlias
 
 import faust
 
@@ -27,18 +28,9 @@ from streams.kafka.producer import DurableProducer
 from streams.records import SourceRef
 from streams.settings import Settings
 from streams.stage import Stage
-from streams.topology import (
-    BACKFILL_RAW,
-    CLEAN,
-    DEDUP_CONTENT,
-    RAW,
-    UNIQUE,
-    TopicSpec,
-    Topology,
-)
+from streams.topology import STAGE_GROUPS, StageSpec, Topology
 
 log = logging.getLogger(__name__)
-STAGES = ("clean", "dedup", "classify")
 
 
 class ChangelogAcks:
@@ -88,7 +80,10 @@ class NewsApp(faust.App):
         await super().on_shutdown()
 
 
-def create_app(settings: Settings, topology: Topology, stages: Iterable[str] = STAGES) -> NewsApp:
+def create_app(
+    settings: Settings, topology: Topology, groups: Iterable[str] = STAGE_GROUPS
+) -> NewsApp:
+    """The worker's app: one agent per row of the topology's stage table in ``groups``."""
     app = NewsApp(
         settings.consumer_group,
         broker=f"kafka://{settings.bootstrap()}",
@@ -108,18 +103,17 @@ def create_app(settings: Settings, topology: Topology, stages: Iterable[str] = S
         table_cleanup_interval=600.0,
     )
     app.output = DurableProducer(settings)
-    wanted = set(stages)
-    if "clean" in wanted:
+    wanted = set(groups)
+    rows = [row for row in topology.stages if row.group in wanted]
+    if any(row.stage == "clean" for row in rows):
         warm_up_clean()  # the first page must not pay the lazy model loads (0.5-2 s)
-        _agent(app, topology, RAW, _clean_stage(app, topology, RAW))
-        backfill = _clean_stage(app, topology, BACKFILL_RAW)
-        _agent(app, topology, BACKFILL_RAW, backfill, name="clean-backfill")
-    if "dedup" in wanted:
-        url_step, content_step = _dedup_stages(app, settings, topology)
-        _agent(app, topology, CLEAN, url_step)
-        _agent(app, topology, DEDUP_CONTENT, content_step)
-    if "classify" in wanted:
-        _classify_stage(app, settings, topology)
+    for row in rows:
+        tables = {
+            name: app.Table(name, default=None, partitions=topology[row.input].partitions)
+            for name in row.tables  # keys and values go through faust's JSON codec for tables
+        }
+        stage = BUILDERS[row.stage](app, settings, topology, tables)
+        _agent(app, topology, row, stage)
     inputs = [agent.channel.topics[0] for agent in app.agents.values()]
 
     async def lag_reporter() -> None:
@@ -130,40 +124,47 @@ def create_app(settings: Settings, topology: Topology, stages: Iterable[str] = S
     return app
 
 
-def changelog_topology(app: NewsApp, settings: Settings) -> Topology:
-    """The app's table changelog topics, compacted and kept (state must not age out).
-
-    The worker creates them before faust starts: when two workers start at once on a new
-    group, each faust declares them while the other may already be consuming, and a worker whose
-    metadata snapshot still says "0 partitions" fails every table write with
-    PartitionsMismatch (dead-lettering every record of that stage) until its next rebalance."""
-    specs = [
-        TopicSpec(
-            name=table.changelog_topic_name,
-            value="changelog",
-            description=f"faust changelog of table {table.name}",
-            partitions=table.partitions,
-            retention_ms=-1,
-            max_message_bytes=settings.topic_max_message_bytes,
-            compact=True,
-            producers=("worker",),
-            consumers=("worker",),
-            key="table key",
-        )
-        for table in app.tables.values()
-    ]
-    return Topology(topics={s.name: s for s in specs})
+Tables: TypeAlias = dict[str, Any]
 
 
-def _clean_stage(app: NewsApp, topology: Topology, topic: str) -> CleanStage:
+def _clean_stage(app: NewsApp, settings: Settings, topology: Topology, tables: Tables) -> Stage:
     """Clean with per-source template lines learned into a table co-partitioned with its input
     (one table per input topic: faust requires the table's partitions to match the source's)."""
-    name = f"clean-template-lines-{topology[topic].name}".replace(".", "-")
-    counts = app.Table(name, default=None, partitions=topology[topic].partitions)
+    (counts,) = tables.values()
     return CleanStage(TemplateLines(counts))
 
 
-def _classify_stage(app: NewsApp, settings: Settings, topology: Topology) -> None:
+def _dedup_url_stage(app: NewsApp, settings: Settings, topology: Topology, tables: Tables) -> Stage:
+    """The URL step: same URL and same text is a copy, changed text a revision."""
+    return DedupUrlStage(
+        Deduplicator(tables["dedup-url-by-id"], {}, {}, window_s=settings.dedup_window_s)
+    )
+
+
+def _dedup_content_stage(
+    app: NewsApp, settings: Settings, topology: Topology, tables: Tables
+) -> Stage:
+    """The content step, on the language-keyed topic. The band index is derived from by_id in
+    memory (by_band=None), not a table: a table would cost 32 changelog records per kept
+    article. Before this, it was the table "dedup-content-by-band"; its changelog topic is
+    simply no longer read."""
+    content = Deduplicator(
+        tables["dedup-content-by-id"],
+        tables["dedup-content-by-hash"],
+        None,
+        window_s=settings.dedup_window_s,
+    )
+
+    def partitions_moved(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        # Rebuild each partition's index from its recovered by_id on its next event.
+        content.forget_partitions()
+
+    app.on_partitions_revoked.connect(partitions_moved)
+    app.on_partitions_assigned.connect(partitions_moved)
+    return DedupContentStage(content)
+
+
+def _classify_stage(app: NewsApp, settings: Settings, topology: Topology, tables: Tables) -> Stage:
     """Classify with the publisher-rubric book, kept in step with news.rubrics by a task."""
     from streams.app.rubric_reader import follow_rubrics
     from streams.classify.encoder import Encoder
@@ -175,7 +176,6 @@ def _classify_stage(app: NewsApp, settings: Settings, topology: Topology) -> Non
     stage = ClassifyStage(
         frozenset(topology.desk_topics), settings.classify_review_threshold, rubrics=book
     )
-    _agent(app, topology, UNIQUE, stage)
 
     async def rubric_reader() -> None:
         # Its own thread and event loop: a second aiokafka consumer on faust's loop stalled a
@@ -189,42 +189,20 @@ def _classify_stage(app: NewsApp, settings: Settings, topology: Topology) -> Non
         ).start()
 
     app.task(rubric_reader)
+    return stage
 
 
-def _dedup_stages(
-    app: NewsApp, settings: Settings, topology: Topology
-) -> tuple[DedupUrlStage, DedupContentStage]:
-    """Two steps, each with tables co-partitioned with its input topic (faust writes a table's
-    changelog to the partition of the event being processed)."""
-
-    def table(name: str, topic: str) -> Any:
-        # Keys and values go through faust's default JSON codec for tables.
-        return app.Table(name, default=None, partitions=topology[topic].partitions)
-
-    window = settings.dedup_window_s
-    url_ids = table("dedup-url-by-id", CLEAN)
-    url_step = DedupUrlStage(Deduplicator(url_ids, {}, {}, window_s=window))
-    # The band index is derived from by_id in memory (by_band=None), not a table: a table
-    # would cost 32 changelog records per kept article. Before this, it was the table
-    # "dedup-content-by-band"; its changelog topic is simply no longer read.
-    content = Deduplicator(
-        table("dedup-content-by-id", DEDUP_CONTENT),
-        table("dedup-content-by-hash", DEDUP_CONTENT),
-        None,
-        window_s=window,
-    )
-
-    def partitions_moved(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
-        # Rebuild each partition's index from its recovered by_id on its next event.
-        content.forget_partitions()
-
-    app.on_partitions_revoked.connect(partitions_moved)
-    app.on_partitions_assigned.connect(partitions_moved)
-    return url_step, DedupContentStage(content)
+Builder: TypeAlias = Callable[[NewsApp, Settings, Topology, Tables], Stage]
+BUILDERS: dict[str, Builder] = {
+    "clean": _clean_stage,
+    "dedup_url": _dedup_url_stage,
+    "dedup_content": _dedup_content_stage,
+    "classify": _classify_stage,
+}
 
 
-def _agent(app: NewsApp, topology: Topology, topic: str, stage: Stage, name: str = "") -> None:
-    spec = topology[topic]
+def _agent(app: NewsApp, topology: Topology, row: StageSpec, stage: Stage) -> None:
+    spec = topology[row.input]
     channel = app.topic(
         spec.name,
         key_type=bytes,
@@ -241,4 +219,4 @@ def _agent(app: NewsApp, topology: Topology, topic: str, stage: Stage, name: str
             origin = SourceRef(topic=msg.topic, partition=msg.partition, offset=msg.offset)
             await shell.handle(event.key, event.value, origin)
 
-    app.agent(channel, name=name or stage.name, concurrency=1)(process)
+    app.agent(channel, name=row.agent, concurrency=1)(process)

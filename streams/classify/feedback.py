@@ -1,14 +1,13 @@
 """The editors' feedback loop: corrections go to news.corrections (keyed by article id, so
 compaction keeps an article's latest verdict) and are pulled into a JSON-lines file that the
-next ``classify-train --corrections FILE`` learns from."""
+next ``classify-train --corrections FILE`` learns from. Publishing and pulling are Kafka work:
+``streams/kafka/corrections.py``."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from streams.records import ClassifiedArticle, Correction
-from streams.settings import Settings
-from streams.topology import CORRECTIONS
 
 
 def correction_for(article_json: bytes, topics: list[str], editor: str, note: str) -> Correction:
@@ -34,33 +33,6 @@ def latest(records: list[Correction]) -> list[Correction]:
         if rec.article_id not in best or rec.corrected_at >= best[rec.article_id].corrected_at:
             best[rec.article_id] = rec
     return list(best.values())
-
-
-async def publish(settings: Settings, record: Correction) -> None:
-    from streams.kafka.clients import make_producer
-
-    producer = make_producer(settings)
-    await producer.start()
-    try:
-        await producer.send_and_wait(CORRECTIONS, record.to_json(), key=record.article_id.encode())
-    finally:
-        await producer.stop()
-
-
-async def pull(settings: Settings, out: Path) -> int:
-    """Read news.corrections from the start to its current end; write the latest per article."""
-    from streams.errors import MalformedRecord
-    from streams.kafka.reader import read_topic
-
-    records = []
-    async for rec in read_topic(settings, CORRECTIONS, from_beginning=True):
-        try:
-            records.append(Correction.from_json(rec.value or b""))
-        except MalformedRecord:
-            continue  # a bad record on the topic must not block training
-    keep = latest(records)
-    write_jsonl(out, keep)
-    return len(keep)
 
 
 def write_jsonl(out: Path, records: list[Correction]) -> None:

@@ -149,7 +149,8 @@ def corrections_add(
     ctx: Context, article_json: Any, topics: tuple[str, ...], editor: str, note: str
 ) -> None:
     """Publish a correction for the (Classified)Article in ARTICLE_JSON (`-` for stdin)."""
-    from streams.classify.feedback import correction_for, publish
+    from streams.classify.feedback import correction_for
+    from streams.kafka.corrections import publish
 
     unknown = set(topics) - set(ctx.topology.desk_topics)
     if unknown:
@@ -165,10 +166,11 @@ def corrections_add(
 def corrections_pull(ctx: Context, out: Path) -> None:
     """Write every correction on news.corrections (the latest per article) to OUT as JSON
     lines, the file `classify-train --corrections OUT` reads."""
-    from streams.classify.feedback import pull
+    from streams.kafka.corrections import pull
 
-    n = asyncio.run(pull(ctx.settings, out))
-    click.echo(f"{n} corrections -> {out}", err=True)
+    n, skipped = asyncio.run(pull(ctx.settings, out))
+    note = f" ({skipped} malformed records skipped: see the warnings above)" if skipped else ""
+    click.echo(f"{n} corrections -> {out}{note}", err=True)
 
 
 COMMANDS = [classify, classify_train, classify_eval, corrections]

@@ -38,13 +38,13 @@ def run(ctx: Context, demo: bool) -> None:
 def worker(ctx: Context, stages: str) -> None:
     """Run the stream stages (faust agents). Scale out by starting more workers: they share
     one consumer group and split the partitions. Refuses to start on mismatched topics."""
-    from streams.app.faust_app import STAGES
     from streams.processes.worker import run_worker
+    from streams.topology import STAGE_GROUPS
 
     wanted = [s.strip() for s in stages.split(",") if s.strip()]
-    unknown = sorted(set(wanted) - set(STAGES))
+    unknown = sorted(set(wanted) - set(STAGE_GROUPS))
     if unknown:
-        raise click.BadParameter(f"unknown stages {unknown}; known: {', '.join(STAGES)}")
+        raise click.BadParameter(f"unknown stages {unknown}; known: {', '.join(STAGE_GROUPS)}")
     run_worker(ctx.settings, ctx.topology, wanted)
 
 

@@ -72,6 +72,16 @@ def topics_create(ctx: Context) -> None:
     click.echo(f"{len(created)} created, {len(ctx.topology.topics)} topics in the topology OK")
 
 
+@topics.command("flow")
+@pass_ctx
+def topics_flow(ctx: Context) -> None:
+    """Print who reads and writes which topic, in flow order, from the stage table (the text
+    the README, docs/architecture.md and streams/topology.py show). Needs no broker."""
+    from streams.topology import render_flow
+
+    click.echo(render_flow(ctx.topology))
+
+
 @topics.command("describe")
 @pass_ctx
 def topics_describe(ctx: Context) -> None:

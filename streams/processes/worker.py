@@ -9,7 +9,7 @@ from typing import Any
 
 import faust
 
-from streams.app.faust_app import changelog_topology, create_app
+from streams.app.faust_app import create_app
 from streams.health import HEALTH, heartbeat_forever
 from streams.kafka.admin import check_topics
 from streams.logs import logging_dict
@@ -31,7 +31,6 @@ def run_worker(settings: Settings, topology: Topology, stages: Iterable[str]) ->
     # faust creates its data dir without parents: a fresh state dir would stop the worker.
     (settings.state_dir / "faust").mkdir(parents=True, exist_ok=True)
     app = create_app(settings, topology, stages)
-    loop.run_until_complete(check_topics(settings.bootstrap(), changelog_topology(app, settings)))
     _report_health(app)
     worker = faust.Worker(
         app,

@@ -46,4 +46,4 @@ def test_topology_has_every_stage_topic_and_a_desk_per_taxonomy_topic() -> None:
     assert all(t.partitions == 3 for t in topo)
     assert topo[DLQ].max_message_bytes > topo[RAW].max_message_bytes  # a letter wraps a message
     assert topo[ARTICLES].configs()["cleanup.policy"] == "compact,delete"
-    assert [t.name for t in topo.read_by("clean")] == [RAW, "news.backfill.raw"]
+    assert [s.input for s in topo.stages if s.stage == "clean"] == [RAW, "news.backfill.raw"]
