@@ -45,10 +45,10 @@ test: tools  ## lint (as `make lint`), then the whole suite (starts its own Kafk
 	$(BIN)/mypy
 	$(BIN)/pytest
 
-test-unit: install  ## unit tests only (no broker)
+test-unit: tools  ## unit tests only (no broker; promtool and the AsyncAPI parser come with tools)
 	$(BIN)/pytest -m "not integration and not chaos"
 
-lint: install  ## ruff and mypy --strict
+lint: install  ## ruff check, ruff format --check, mypy --strict over streams/ and bench/
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy

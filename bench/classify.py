@@ -47,6 +47,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -247,7 +248,7 @@ def speed(
     with_rubric = [article_json(i, e, now, rubric=True) for i, e in enumerate(news)]
     titles, texts = [e.title for e in news], [e.text for e in news]
     items = [Item(e.title, e.text, e.language) for e in news]
-    whole = [slice(i, i + BATCH) for i in range(0, len(news) - BATCH + 1, BATCH)]
+    whole: list[slice] = [slice(i, i + BATCH) for i in range(0, len(news) - BATCH + 1, BATCH)]
     desks = frozenset(classifier.taxonomy.topic_names())
     review = Settings.model_fields["classify_review_threshold"].default
 
@@ -285,14 +286,14 @@ def speed(
         "rubric": Loop("classify stage + rubric book, 1 article/call",
                        calls(with_book, with_rubric)),
         "batch": Loop(f"`classify_many`, batches of {BATCH}",
-                      [lambda s=s: classifier.classify_many(items[s]) for s in whole], BATCH,
+                      [partial(classifier.classify_many, items[s]) for s in whole], BATCH,
                       note="the classifier alone: no JSON, no routing"),
         "enc1": Loop("encoder alone (`embed`), 1 article/call",
-                     [lambda i=i: embed(titles[i : i + 1], texts[i : i + 1])
+                     [partial(embed, titles[i : i + 1], texts[i : i + 1])
                       for i in range(len(news))],
                      note=f"title + lead, <= {EMBED_CHARS} chars"),
         "enc16": Loop(f"encoder alone (`embed`), batches of {BATCH}",
-                      [lambda s=s: embed(titles[s], texts[s]) for s in whole], BATCH),
+                      [partial(embed, titles[s], texts[s]) for s in whole], BATCH),
         "rest": Loop("classify stage without the encoder, 1 article/call",
                      calls(no_encoder, plain),
                      note="encoder replaced by a lookup of the same vectors"),

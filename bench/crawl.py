@@ -76,7 +76,7 @@ async def polite_run(urls: list[str], delay_s: float) -> tuple[float, int, float
             starts[url.split("/news/", maxsplit=1)[0]].append(time.monotonic())
             return await inner(url, **kw)  # type: ignore[arg-type]
 
-        fetcher.fetch = timed  # type: ignore[method-assign]
+        fetcher.fetch = timed  # type: ignore[method-assign,assignment]
         began = time.perf_counter()
         results = await asyncio.gather(*(polite.fetch(u) for u in urls))
         elapsed = time.perf_counter() - began

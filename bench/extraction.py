@@ -20,6 +20,7 @@ import sys
 import time
 import warnings
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import justext
@@ -68,7 +69,7 @@ def extractors() -> dict[str, Callable[[bytes], str]]:
         "trafilatura extract()": lambda raw: trafilatura.extract(raw) or "",
         "trafilatura fast=True": lambda raw: trafilatura.extract(raw, fast=True) or "",
         "resiliparse main_content": lambda raw: extract_plain_text(
-            bytes_to_str(raw, detect_encoding(raw)), main_content=True
+            bytes_to_str(raw, detect_encoding(raw) or "utf-8"), main_content=True
         ),
         "justext (English)": jt,
     }
@@ -99,7 +100,7 @@ def stage_throughput(name: str, pages: list[Page]) -> None:
     raws = [
         RawPage(
             article_id=f"{i:032x}", url=f"https://{name}.test/{key}", final_url=f"https://{name}.test/{key}",
-            status=200, fetched_at=time.time(), source_id=name, content_type="text/html",
+            status=200, fetched_at=datetime.now(UTC), source_id=name, content_type="text/html",
             body_b64=RawPage.encode_body(raw),
         ).to_json()
         for i, (key, raw, _truth) in enumerate(pages)

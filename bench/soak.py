@@ -29,6 +29,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -69,7 +70,7 @@ def pages(step_s: float) -> Iterator[RawPage]:
         )  # fmt: skip
 
 
-async def feed(settings: Settings, args: argparse.Namespace, pid: int) -> list[tuple]:
+async def feed(settings: Settings, args: argparse.Namespace, pid: int) -> list[tuple[Any, ...]]:
     producer = make_producer(settings)
     await producer.start()
     samples: list[tuple[float, int, float]] = []
