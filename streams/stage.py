@@ -13,6 +13,7 @@ class Emit:
     topic: str
     key: bytes
     value: bytes
+    headers: tuple[tuple[str, bytes], ...] = ()
 
     @classmethod
     def record(cls, topic: str, key: str, record: Record) -> Emit:

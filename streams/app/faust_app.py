@@ -23,6 +23,7 @@ from streams.clean.stage import CleanStage
 from streams.clean.stage import warm_up as warm_up_clean
 from streams.dedup.detector import Deduplicator
 from streams.dedup.stage import DedupContentStage, DedupUrlStage
+from streams.kafka.deadletter import replays_of
 from streams.kafka.lag import report_lag_forever
 from streams.kafka.producer import DurableProducer
 from streams.records import SourceRef
@@ -217,6 +218,7 @@ def _agent(app: NewsApp, topology: Topology, row: StageSpec, stage: Stage) -> No
         async for event in stream.events():
             msg = event.message
             origin = SourceRef(topic=msg.topic, partition=msg.partition, offset=msg.offset)
-            await shell.handle(event.key, event.value, origin)
+            replays = replays_of(event.headers.items() if event.headers else None)
+            await shell.handle(event.key, event.value, origin, replays=replays)
 
     app.agent(channel, name=row.agent, concurrency=1)(process)

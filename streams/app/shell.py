@@ -29,8 +29,11 @@ class StageShell:
         self.stage = stage
         self.output = output
 
-    async def handle(self, key: bytes | None, value: bytes | None, origin: SourceRef) -> str:
-        """Process one message; return its outcome. Never raises for a bad record."""
+    async def handle(
+        self, key: bytes | None, value: bytes | None, origin: SourceRef, *, replays: int = 0
+    ) -> str:
+        """Process one message; return its outcome. Never raises for a bad record. ``replays``:
+        how often `dlq replay` has republished it (its dead letter says so again)."""
         name = self.stage.name
         started = time.perf_counter()
         try:
@@ -44,17 +47,17 @@ class StageShell:
             else:
                 result = self.stage(key, value, origin)
         except StageError as exc:
-            return await self._dead(key, value, origin, exc.reason, str(exc))
+            return await self._dead(key, value, origin, exc.reason, str(exc), replays)
         except Exception as exc:  # a bug must not stop the stream: dead-letter and go on
             log.exception("%s: unexpected error at %s", name, origin)
-            return await self._dead(key, value, origin, "internal_error", repr(exc))
+            return await self._dead(key, value, origin, "internal_error", repr(exc), replays)
         finally:
             STAGE_SECONDS.labels(name).observe(time.perf_counter() - started)
             LAST_RECORD.labels(name).set(time.time())
         try:
             await self.output.send_all(result.emits, stage=name)
         except KafkaError as exc:
-            return await self._dead(key, value, origin, "publish_failed", repr(exc))
+            return await self._dead(key, value, origin, "publish_failed", repr(exc), replays)
         RECORDS.labels(name, result.outcome).inc()
         for emit in result.emits:
             if emit.topic.startswith(DESK_PREFIX):
@@ -62,11 +65,17 @@ class StageShell:
         return result.outcome
 
     async def _dead(
-        self, key: bytes | None, value: bytes | None, origin: SourceRef, reason: str, error: str
+        self,
+        key: bytes | None,
+        value: bytes | None,
+        origin: SourceRef,
+        reason: str,
+        error: str,
+        replays: int = 0,
     ) -> str:
         name = self.stage.name
         log.warning("%s: dead letter (%s) from %s: %s", name, reason, origin, error[:300])
-        letter = dead_letter(name, reason, error, key, value or b"", origin)
+        letter = dead_letter(name, reason, error, key, value or b"", origin, replays=replays)
         await self.output.send_all([letter], stage=name)
         DEAD_LETTERS.labels(name, reason).inc()
         RECORDS.labels(name, "dead_letter").inc()

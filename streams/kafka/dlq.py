@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from streams.errors import MalformedRecord
 from streams.kafka.clients import make_consumer
+from streams.kafka.deadletter import replay_headers
 from streams.kafka.producer import DurableProducer
 from streams.records import DeadLetter
 from streams.settings import Settings
@@ -72,4 +73,5 @@ def _parse(value: bytes | None) -> DeadLetter | None:
 def _emit(letter: DeadLetter) -> Emit:
     assert letter.origin is not None
     key = letter.key.encode() if letter.key is not None else b""
-    return Emit(letter.origin.topic, key, base64.b64decode(letter.payload_b64))
+    value = base64.b64decode(letter.payload_b64)
+    return Emit(letter.origin.topic, key, value, replay_headers(letter.replays + 1))

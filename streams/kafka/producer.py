@@ -49,7 +49,12 @@ class DurableProducer:
         backoff = 0.5
         while True:
             try:
-                futures = [await self._producer.send(e.topic, e.value, key=e.key) for e in emits]
+                futures = [
+                    await self._producer.send(
+                        e.topic, e.value, key=e.key, headers=list(e.headers) or None
+                    )
+                    for e in emits
+                ]
                 await asyncio.gather(*futures)
                 return
             except KafkaError as exc:

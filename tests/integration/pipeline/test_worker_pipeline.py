@@ -109,6 +109,31 @@ def test_page_without_text_is_dead_lettered_not_dropped(
     )
     assert letter["reason"] in ("no_content", "empty_body")
 
+    # `dlq replay` republishes it to its origin topic; it fails again, and its new dead letter
+    # (at the replayed copy's offset) says it was replayed once.
+    import asyncio
+
+    from streams.kafka.dlq import replay_dead_letters
+
+    shown: list[str] = []
+    count = asyncio.run(
+        replay_dead_letters(
+            stream_settings, stage="clean", reason=letter["reason"], echo=shown.append
+        )
+    )
+    assert count >= 1
+    assert any(f"offset={offset}" in line for line in shown), shown
+    again = wait_for(
+        stream_settings,
+        DLQ,
+        lambda d: (
+            d.get("replays") == 1
+            and d.get("key") == page.article_id
+            and d["origin"]["offset"] != offset
+        ),
+    )
+    assert again["payload_b64"] == letter["payload_b64"]
+
 
 def test_worker_starts_on_a_state_dir_that_does_not_exist_yet(
     spawn: Spawn, stream_topology: Topology, tmp_path: Path

@@ -97,6 +97,18 @@ async def test_shell_dead_letters_with_reason_and_origin(
     assert letter.payload_b64 == expected
 
 
+async def test_a_replayed_record_that_fails_again_says_how_often_it_was_replayed() -> None:
+    from streams.kafka.deadletter import REPLAYS_HEADER, replay_headers, replays_of
+
+    out = RecordingOutput()
+    outcome = await StageShell(dedup(), out).handle(b"k", b"{not json", ORIGIN, replays=2)  # type: ignore[arg-type]
+    assert outcome == "dead_letter"
+    assert DeadLetter.from_json(out.sent[0].value).replays == 2
+    assert replays_of(replay_headers(3)) == 3
+    assert replays_of([(REPLAYS_HEADER, b"junk")]) == 0
+    assert replays_of(None) == 0
+
+
 def test_route_sends_to_articles_desks_and_review() -> None:
     from streams.classify.stage import route
 
