@@ -50,8 +50,20 @@ class Encoder:
 
     _lock = threading.Lock()
     _engine: Any = None
-    # NEWSSTREAM_ENCODER_THREADS (Settings.encoder_threads); the worker sets it from settings.
+    # Read when the engine loads. Scripts get NEWSSTREAM_ENCODER_THREADS; the worker passes
+    # Settings.encoder_threads to ClassifyStage, which calls configure() before its warm-up.
     threads = int(os.environ.get("NEWSSTREAM_ENCODER_THREADS", "1"))
+
+    @classmethod
+    def configure(cls, *, threads: int) -> None:
+        """Run the engine on ``threads`` threads. The engine is one per process: a loaded one
+        with another count is dropped, and the next encode loads it again with this one."""
+        if threads < 1:
+            raise ValueError(f"encoder threads must be at least 1, not {threads}")
+        with cls._lock:
+            if cls._engine is not None and threads != cls.threads:
+                cls._engine = None
+            cls.threads = threads
 
     @classmethod
     def available(cls) -> bool:

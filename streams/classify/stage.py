@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from streams.classify import Classification, classify
 from streams.classify.classifier import RubricPrior
+from streams.classify.encoder import Encoder
 from streams.classify.rubrics import RubricBook
 from streams.metrics import RUBRIC_PRIORS
 from streams.records import Article, ClassifiedArticle, SourceRef
@@ -54,8 +55,12 @@ class ClassifyStage:
     name: str = "classify"
     # The shell runs this stage in a thread: the encoder releases the GIL for ~50 ms a record.
     offload: bool = True
+    # Threads of the sentence encoder (Settings.encoder_threads); None keeps the process's.
+    encoder_threads: int | None = None
 
     def __post_init__(self) -> None:
+        if self.encoder_threads is not None:
+            Encoder.configure(threads=self.encoder_threads)  # before the warm-up loads it
         # Load the model and the sentence encoder when the worker starts: a missing or broken
         # model then stops the start instead of sending every article to the DLQ.
         if self.classifier is classify:
