@@ -1,27 +1,33 @@
 """One settings object: defaults < YAML file (``NEWSSTREAM_CONFIG``) < ``NEWSSTREAM_*`` env.
 
-Every limit carries its unit in its name (``_bytes``, ``_s``, ``_ms``). With no broker and no
-DSN configured, newsstream starts its own local Kafka and embedded PostgreSQL, so a fresh
-machine runs with ``make run`` alone.
+Every limit carries its unit in its name (``_bytes``, ``_s``, ``_ms``) and a description, which
+``newsstream config show`` prints beside its value. Components are built from it by their
+``from_settings`` constructors. With no broker and no DSN configured, newsstream starts its own
+local Kafka and embedded PostgreSQL, so a fresh machine runs with ``make run`` alone.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 
+import yaml
 from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import (
     BaseSettings,
+    EnvSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
-    YamlConfigSettingsSource,
+    SettingsError,
 )
 
 from streams.errors import ConfigError
 
 MIB = 1024 * 1024
+# Headroom over the largest message (a dead letter) for the Kafka request envelope and the
+# record-batch headers: a round margin, far above the few hundred bytes they take.
+REQUEST_OVERHEAD_BYTES = 64 * 1024
 
 
 def _state_home() -> Path:
@@ -33,49 +39,164 @@ class Settings(BaseSettings):
     """Effective configuration of every newsstream process."""
 
     model_config = SettingsConfigDict(env_prefix="NEWSSTREAM_", extra="forbid", frozen=True)
-    _yaml_file: ClassVar[Path | None] = None
 
     # --- Kafka -------------------------------------------------------------------------
     kafka_bootstrap: str | None = Field(
         default=None, description="host:port list; unset = the project's local broker"
     )
-    kafka_local_port: int = 19092  # non-default so a developer's own Kafka on 9092 is untouched
-    kafka_local_controller_port: int = 19093
-    kafka_local_heap: str = "512m"
+    kafka_local_port: int = Field(
+        default=19092,  # non-default so a developer's own Kafka on 9092 is untouched
+        description="port of the local broker started when kafka_bootstrap is unset",
+    )
+    kafka_local_controller_port: int = Field(
+        default=19093, description="KRaft controller port of the local broker"
+    )
+    kafka_local_heap: str = Field(default="512m", description="JVM heap of the local broker")
     topic_partitions: int = Field(default=4, ge=1, description="partitions of stage topics")
-    topic_retention_ms: int = 7 * 24 * 3600 * 1000
-    topic_max_message_bytes: int = 8 * MIB  # a 5 MiB body is ~6.7 MiB once base64-encoded
-    dlq_max_message_bytes: int = 16 * MIB  # a dead letter carries the whole original message
-    producer_linger_ms: int = 5
-    producer_compression: str = Field(default="gzip", pattern="^(none|gzip)$")
-    consumer_group: str = "newsstream"
+    topic_retention_ms: int = Field(
+        default=7 * 24 * 3600 * 1000, description="retention of stage topics"
+    )
+    topic_max_message_bytes: int = Field(
+        default=8 * MIB,  # a 5 MiB body is ~6.7 MiB once base64-encoded
+        description="largest record on a stage topic; a larger page becomes a dead letter",
+    )
+    dlq_max_message_bytes: int = Field(
+        default=16 * MIB,  # a dead letter carries the whole original message
+        description="largest record on the dead-letter topic (it wraps a whole message)",
+    )
+    producer_linger_ms: int = Field(default=5, description="producer batching delay")
+    producer_compression: str = Field(
+        default="gzip", pattern="^(none|gzip)$", description="producer compression: none or gzip"
+    )
+    consumer_group: str = Field(
+        default="newsstream", description="consumer group prefix of every process"
+    )
+    # faust's defaults; a crashed worker redoes at most this much of a partition, which the
+    # idempotent stages absorb (streams/dedup/README.md).
+    commit_every: int = Field(
+        default=100, ge=1, description="stream workers commit offsets after this many records"
+    )
+    commit_interval_s: float = Field(
+        default=1.0, gt=0, description="stream workers commit offsets at least this often"
+    )
     # --- PostgreSQL --------------------------------------------------------------------
     postgres_dsn: SecretStr | None = Field(
         default=None, description="libpq DSN; unset = embedded PostgreSQL"
     )
-    postgres_embedded_port: int = 15432
+    postgres_embedded_port: int = Field(
+        default=15432, description="port of the embedded PostgreSQL started when the DSN is unset"
+    )
     # --- Processes ---------------------------------------------------------------------
-    state_dir: Path = Field(default_factory=_state_home)
-    metrics_host: str = "127.0.0.1"
-    metrics_port: int = 9108  # each process of `run` takes the next free port after this
-    log_level: str = "INFO"
+    state_dir: Path = Field(
+        default_factory=_state_home,
+        description="local broker, embedded PostgreSQL and crawl state; default "
+        "$XDG_STATE_HOME/newsstream",
+    )
+    metrics_host: str = Field(default="127.0.0.1", description="address of /metrics and probes")
+    metrics_port: int = Field(
+        default=9108,
+        description="port of /metrics, /healthz, /readyz; each process of `run` takes the next "
+        "free port after it",
+    )
+    log_level: str = Field(default="INFO", description="Python logging level")
     log_format: Literal["text", "json"] = Field(
         default="text", description="text for terminals, json (one object per line) for shippers"
     )
     # --- Crawler -----------------------------------------------------------------------
-    sources_file: Path | None = None
-    fetch_max_body_bytes: int = 5 * MIB
-    fetch_connect_timeout_s: float = 5.0
-    fetch_read_timeout_s: float = 10.0
-    fetch_total_timeout_s: float = 30.0
-    fetch_allow_cidrs: tuple[str, ...] = ()
-    crawl_poll_interval_s: float = 300.0
+    sources_file: Path | None = Field(
+        default=None, description="YAML list of sources; unset = streams/crawl/sources.yaml"
+    )
+    fetch_max_body_bytes: int = Field(
+        default=5 * MIB, ge=1, description="cap on a response body, on the wire and decompressed"
+    )
+    fetch_connect_timeout_s: float = Field(default=5.0, gt=0, description="TCP+TLS connect")
+    fetch_read_timeout_s: float = Field(
+        default=10.0, gt=0, description="longest silence while reading a response"
+    )
+    fetch_total_timeout_s: float = Field(
+        default=30.0, gt=0, description="one fetch, redirects included"
+    )
+    fetch_allow_cidrs: tuple[str, ...] = Field(
+        default=(),
+        description="networks exempt from the private/reserved address block (JSON list in env)",
+    )
+    fetch_max_redirects: int = Field(default=5, ge=0, description="redirects followed per fetch")
+    fetch_user_agent: str = Field(
+        default="newsstream/0.1 (+https://github.com/newsstream)",
+        min_length=1,
+        description="User-Agent header of every request",
+    )
+    fetch_accept_language: str = Field(
+        default="uk,ru;q=0.9,en;q=0.8", description="Accept-Language header of every request"
+    )
+    fetch_max_connections: int = Field(
+        default=200, ge=1, description="open connections of one crawler, all hosts together"
+    )
+    fetch_max_connections_per_host: int = Field(
+        default=4, ge=1, description="open connections to one host"
+    )
+    crawl_poll_interval_s: float = Field(
+        default=300.0, gt=0, description="first poll interval of a source (then adaptive)"
+    )
+    crawl_revisit_interval_s: float = Field(
+        default=1800.0, gt=0, description="a young page is refetched (conditionally) after this"
+    )
+    crawl_max_in_flight: int = Field(
+        default=256, ge=1, description="requests in flight over all hosts"
+    )
+    crawl_max_items_per_poll: int = Field(
+        default=2000, ge=1, description="newest items of one listing fetched per poll"
+    )
+    crawl_max_child_sitemaps: int = Field(
+        default=20, ge=0, description="newest children of a sitemap index read per poll"
+    )
+    crawl_host_concurrency: int = Field(default=2, ge=1, description="requests to one host at once")
+    crawl_host_min_delay_s: float = Field(
+        default=1.0, ge=0, description="least time between request starts on one host"
+    )
+    crawl_max_retries: int = Field(default=3, ge=0, description="retries of a transient failure")
+    crawl_backoff_base_s: float = Field(
+        default=2.0, ge=0, description="first retry backoff (doubles, with jitter)"
+    )
+    crawl_backoff_max_s: float = Field(default=120.0, ge=0, description="longest retry backoff")
+    crawl_max_retry_after_s: float = Field(
+        default=300.0,
+        ge=0,
+        description="a longer Retry-After still pauses the host, but the request gives up",
+    )
+    crawl_default_pause_s: float = Field(
+        default=30.0, ge=0, description="host pause on 429/503 without a usable Retry-After"
+    )
+    backfill_batch_pages: int = Field(
+        default=200,  # large enough to batch on the wire, small enough to retry
+        ge=1,
+        description="pages per awaited producer batch of `replay`",
+    )
     # --- Stages ------------------------------------------------------------------------
-    dedup_window_s: int = 7 * 24 * 3600
-    classify_review_threshold: float = 0.35
-    # Threads of the sentence encoder in a worker. 1: a worker runs several stages and scales
-    # by processes; 2 threads measured slower than 1 on a shared 2-core machine (bench/classify.py).
-    encoder_threads: int = Field(default=1, ge=1, le=64)
+    dedup_window_s: int = Field(
+        default=7 * 24 * 3600, description="how far back a duplicate is looked for"
+    )
+    classify_review_threshold: float = Field(
+        default=0.35, description="an article whose best desk score is under it goes to review"
+    )
+    # 1: a worker runs several stages and scales by processes; 2 threads measured slower than 1
+    # on a shared 2-core machine (bench/classify.py).
+    encoder_threads: int = Field(
+        default=1, ge=1, le=64, description="threads of the sentence encoder in a worker"
+    )
+    # --- Sink --------------------------------------------------------------------------
+    sink_batch_max_records: int = Field(
+        default=500, ge=1, description="records per PostgreSQL transaction, at most"
+    )
+    sink_poll_timeout_ms: int = Field(
+        default=500, ge=1, description="wait for a batch before checking health and stop"
+    )
+    sink_backoff_base_s: float = Field(
+        default=0.5, gt=0, description="first retry delay while PostgreSQL is down (doubles)"
+    )
+    sink_backoff_max_s: float = Field(
+        default=30.0, gt=0, description="longest retry delay while PostgreSQL is down"
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -86,10 +207,8 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        if cls._yaml_file is not None:
-            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=cls._yaml_file))
-        return tuple(sources)
+        # The YAML file is layered under the environment by load_settings.
+        return init_settings, env_settings
 
     @property
     def kafka_home(self) -> Path:
@@ -103,6 +222,11 @@ class Settings(BaseSettings):
     def uses_local_kafka(self) -> bool:
         return self.kafka_bootstrap is None
 
+    @property
+    def max_request_bytes(self) -> int:
+        """Largest Kafka request or fetch: a dead letter plus REQUEST_OVERHEAD_BYTES."""
+        return self.dlq_max_message_bytes + REQUEST_OVERHEAD_BYTES
+
     def bootstrap(self) -> str:
         return self.kafka_bootstrap or f"127.0.0.1:{self.kafka_local_port}"
 
@@ -114,16 +238,24 @@ class Settings(BaseSettings):
                 out[name] = "********"
         return out
 
+    @classmethod
+    def descriptions(cls) -> dict[str, str]:
+        """What each setting means, by name (every field has one; a test checks)."""
+        return {name: f.description or "" for name, f in cls.model_fields.items()}
+
 
 def load_settings(config_file: Path | str | None = None, **overrides: Any) -> Settings:
-    """Build the settings; a bad value raises ConfigError naming the key and the source."""
+    """Build the settings; a bad value raises ConfigError naming the key and the source.
+
+    The file's values go in as init values minus those the environment sets, which gives
+    defaults < file < env < ``overrides`` with no state shared between calls."""
     path = config_file or os.environ.get("NEWSSTREAM_CONFIG")
     yaml_file = Path(path) if path else None
-    if yaml_file is not None and not yaml_file.is_file():
-        raise ConfigError(f"config file {yaml_file} does not exist (from NEWSSTREAM_CONFIG?)")
-    Settings._yaml_file = yaml_file
     try:
-        return Settings(**overrides)
+        values = _file_values(yaml_file) if yaml_file is not None else {}
+        for name in EnvSettingsSource(Settings)():
+            values.pop(name, None)
+        return Settings(**(values | overrides))
     except ValidationError as exc:
         lines = [
             f"  {'.'.join(str(p) for p in e['loc'])}: {e['msg']} (env NEWSSTREAM_"
@@ -132,5 +264,19 @@ def load_settings(config_file: Path | str | None = None, **overrides: Any) -> Se
         ]
         origin = f" (file {yaml_file})" if yaml_file else ""
         raise ConfigError("invalid settings" + origin + ":\n" + "\n".join(lines)) from exc
-    finally:
-        Settings._yaml_file = None
+    except SettingsError as exc:
+        raise ConfigError(f"invalid settings: {exc}") from exc
+
+
+def _file_values(yaml_file: Path) -> dict[str, Any]:
+    if not yaml_file.is_file():
+        raise ConfigError(f"config file {yaml_file} does not exist (from NEWSSTREAM_CONFIG?)")
+    try:
+        data = yaml.safe_load(yaml_file.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {yaml_file} is not valid YAML: {exc}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {yaml_file}: expected a mapping of setting names")
+    return {str(k): v for k, v in data.items()}

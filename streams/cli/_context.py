@@ -32,7 +32,7 @@ class Context:
                 port=s.kafka_local_port,
                 controller_port=s.kafka_local_controller_port,
                 partitions_default=s.topic_partitions,
-                message_max_bytes=s.dlq_max_message_bytes + 65536,
+                message_max_bytes=s.max_request_bytes,
                 heap=s.kafka_local_heap,
             )
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +48,7 @@ def _check_cidrs(_: click.Context, __: click.Parameter, value: tuple[str, ...]) 
     type=click.IntRange(0, 10),
     default=0,
     show_default=True,
-    help="Retries for transient failures (the crawler uses 3).",
+    help="Retries for transient failures (the crawler: crawl_max_retries, 3).",
 )
 @pass_ctx
 def fetch(
@@ -64,13 +65,13 @@ async def _fetch(
     ctx: Context, url: str, allow: tuple[str, ...], robots: bool, kind: str, retries: int
 ) -> dict[str, Any]:
     from streams.clean.decode import decode_html
-    from streams.crawl.fetch import Fetcher
+    from streams.crawl.fetch import Fetcher, FetchPolicy
     from streams.crawl.hosts import Politeness
     from streams.crawl.polite import PoliteFetcher
-    from streams.processes.poll import policy_from_settings
 
-    async with Fetcher(policy_from_settings(ctx.settings, allow)) as fetcher:
-        polite = PoliteFetcher(fetcher, politeness=Politeness(max_retries=retries))
+    politeness = replace(Politeness.from_settings(ctx.settings), max_retries=retries)
+    async with Fetcher(FetchPolicy.from_settings(ctx.settings, allow)) as fetcher:
+        polite = PoliteFetcher(fetcher, politeness=politeness)
         result = await polite.fetch(url, kind="feed" if kind == "feed" else "page",
                                     obey_robots=robots)  # fmt: skip
     content_type = result.headers.get("content-type")

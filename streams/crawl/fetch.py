@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import urljoin
 
 import aiohttp
@@ -29,6 +29,9 @@ from aiohttp.abc import AbstractResolver
 from streams.crawl.body import CHUNK_SIZE, BodyError, read_capped, supported_encoding
 from streams.crawl.resolver import SafeResolver, find_blocked
 from streams.crawl.safety import check_address, check_url, parse_networks
+
+if TYPE_CHECKING:
+    from streams.settings import Settings
 
 Kind = Literal["page", "feed", "robots"]
 # robots_denied is never produced here; the polite layer (streams.crawl.polite) reports it in
@@ -68,6 +71,23 @@ class FetchPolicy:
     accept_language: str = "uk,ru;q=0.9,en;q=0.8"
     max_connections: int = 200
     max_connections_per_host: int = 4
+
+    @classmethod
+    def from_settings(cls, s: Settings, extra_allow: tuple[str, ...] = ()) -> FetchPolicy:
+        """The policy the settings describe; ``extra_allow`` adds networks (the demo site)."""
+        return cls(
+            max_body_bytes=s.fetch_max_body_bytes,
+            max_decompressed_bytes=s.fetch_max_body_bytes,
+            connect_timeout_s=s.fetch_connect_timeout_s,
+            read_timeout_s=s.fetch_read_timeout_s,
+            total_timeout_s=s.fetch_total_timeout_s,
+            max_redirects=s.fetch_max_redirects,
+            allow_cidrs=(*s.fetch_allow_cidrs, *extra_allow),
+            user_agent=s.fetch_user_agent,
+            accept_language=s.fetch_accept_language,
+            max_connections=s.fetch_max_connections,
+            max_connections_per_host=s.fetch_max_connections_per_host,
+        )
 
 
 @dataclass(frozen=True)

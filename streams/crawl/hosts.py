@@ -18,7 +18,11 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    from streams.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,18 @@ class Politeness:
     max_retry_after_s: float = 300.0
     # Used for 429/503 without a usable Retry-After header.
     default_pause_s: float = 30.0
+
+    @classmethod
+    def from_settings(cls, s: Settings) -> Politeness:
+        return cls(
+            concurrency=s.crawl_host_concurrency,
+            min_delay_s=s.crawl_host_min_delay_s,
+            max_retries=s.crawl_max_retries,
+            backoff_base_s=s.crawl_backoff_base_s,
+            backoff_max_s=s.crawl_backoff_max_s,
+            max_retry_after_s=s.crawl_max_retry_after_s,
+            default_pause_s=s.crawl_default_pause_s,
+        )
 
 
 @dataclass

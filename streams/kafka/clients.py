@@ -11,9 +11,6 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from streams.settings import Settings
 
-# Headroom over the largest message for the request envelope and batch headers.
-REQUEST_OVERHEAD_BYTES = 64 * 1024
-
 
 def make_producer(settings: Settings) -> AIOKafkaProducer:
     compression = None if settings.producer_compression == "none" else "gzip"
@@ -23,7 +20,7 @@ def make_producer(settings: Settings) -> AIOKafkaProducer:
         enable_idempotence=True,
         linger_ms=settings.producer_linger_ms,
         compression_type=compression,
-        max_request_size=settings.dlq_max_message_bytes + REQUEST_OVERHEAD_BYTES,
+        max_request_size=settings.max_request_bytes,
         request_timeout_ms=30000,
     )
 
@@ -37,7 +34,7 @@ def make_consumer(
         group_id=group,
         enable_auto_commit=False,
         auto_offset_reset="earliest" if from_beginning else "latest",
-        max_partition_fetch_bytes=settings.dlq_max_message_bytes + REQUEST_OVERHEAD_BYTES,
+        max_partition_fetch_bytes=settings.max_request_bytes,
         fetch_max_bytes=2 * settings.dlq_max_message_bytes,
         isolation_level="read_uncommitted",
     )

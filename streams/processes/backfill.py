@@ -31,7 +31,6 @@ from streams.topology import BACKFILL_RAW
 
 log = logging.getLogger(__name__)
 STAGE = "replay"
-BATCH = 200  # pages per awaited batch: large enough to batch on the wire, small enough to retry
 
 
 @dataclass
@@ -95,7 +94,7 @@ async def replay(
             emit = _emit(saved, source_id, settings.topic_max_message_bytes, progress)
             if emit is not None:
                 batch.append(emit)
-            if len(batch) >= BATCH:
+            if len(batch) >= settings.backfill_batch_pages:
                 await _flush(output, batch, progress)
             if report is not None and time.monotonic() - last_report >= report_every_s:
                 report(progress)

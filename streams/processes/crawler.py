@@ -10,19 +10,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from dataclasses import replace
 
-from streams.crawl.fetch import Fetcher
+from streams.crawl.fetch import Fetcher, FetchPolicy
 from streams.crawl.hosts import Politeness
 from streams.crawl.schedule import ScheduleConfig, SourceSchedule
 from streams.crawl.seen import SeenStore
 from streams.crawl.sources import Source, load_sources
 from streams.kafka.producer import DurableProducer
-from streams.processes.poll import Crawler, PollStats, policy_from_settings
+from streams.processes.poll import Crawler, CrawlLimits, PollStats
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
 UNREACHABLE = ("error", "timeout")
 DEMO_POLL_S = 5.0
+DEMO_REVISIT_S = 3.0
 DEMO_AGE_S = 100 * 365 * 86400.0  # demo stories carry fixed dates; never too old to show
 
 
@@ -88,13 +90,17 @@ async def _loop(
 ) -> None:
     output = DurableProducer(settings)
     seen_path = None if demo else settings.state_dir / "crawl" / "seen.json"
-    seen = SeenStore(seen_path, revisit_interval_s=3.0 if demo else 1800)
+    revisit_s = DEMO_REVISIT_S if demo else settings.crawl_revisit_interval_s
+    seen = SeenStore(seen_path, revisit_interval_s=revisit_s)
     schedule = SourceSchedule(config)
     for s in sources:
         schedule.set_bounds(s.id, s.min_interval_s, s.max_interval_s)
-    politeness = Politeness(min_delay_s=0.0) if demo else Politeness()
-    async with Fetcher(policy_from_settings(settings, allow)) as fetcher:
-        crawler = Crawler(settings, fetcher, output, seen, politeness=politeness)
+    politeness = Politeness.from_settings(settings)
+    if demo:  # one local site: spacing its requests would only slow the demo down
+        politeness = replace(politeness, min_delay_s=0.0)
+    limits = CrawlLimits.from_settings(settings)
+    async with Fetcher(FetchPolicy.from_settings(settings, allow)) as fetcher:
+        crawler = Crawler(settings, fetcher, output, seen, politeness=politeness, limits=limits)
         try:
             if once:
                 _warn_unreachable(await crawl_round(crawler, sources, schedule))

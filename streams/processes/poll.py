@@ -20,7 +20,7 @@ from aiokafka.errors import KafkaError
 
 from streams.clean.decode import decode_html
 from streams.crawl.discover import DiscoveredItem, DiscoveryError, extract_links, parse_feed
-from streams.crawl.fetch import Fetcher, FetchPolicy, FetchResult, Kind
+from streams.crawl.fetch import Fetcher, FetchResult, Kind
 from streams.crawl.frontier import Candidate, select_items
 from streams.crawl.hosts import Politeness
 from streams.crawl.polite import PoliteFetcher, count_fetch, is_transient
@@ -35,21 +35,10 @@ from streams.settings import Settings
 from streams.stage import Emit
 from streams.topology import RAW
 
-__all__ = ["CrawlLimits", "Crawler", "PollStats", "count_fetch", "policy_from_settings"]
+__all__ = ["CrawlLimits", "Crawler", "PollStats", "count_fetch"]
 
 log = logging.getLogger(__name__)
 STAGE = "crawl"
-
-
-def policy_from_settings(s: Settings, extra_allow: tuple[str, ...] = ()) -> FetchPolicy:
-    return FetchPolicy(
-        max_body_bytes=s.fetch_max_body_bytes,
-        max_decompressed_bytes=s.fetch_max_body_bytes,
-        connect_timeout_s=s.fetch_connect_timeout_s,
-        read_timeout_s=s.fetch_read_timeout_s,
-        total_timeout_s=s.fetch_total_timeout_s,
-        allow_cidrs=tuple(s.fetch_allow_cidrs) + extra_allow,
-    )
 
 
 def to_raw_page(source: Source, item: DiscoveredItem, result: FetchResult, aid: str) -> RawPage:
@@ -77,6 +66,14 @@ class CrawlLimits:
     max_items_per_poll: int = 2000
     max_child_sitemaps: int = 20  # newest children of a sitemap index read per poll
 
+    @classmethod
+    def from_settings(cls, s: Settings) -> CrawlLimits:
+        return cls(
+            max_in_flight=s.crawl_max_in_flight,
+            max_items_per_poll=s.crawl_max_items_per_poll,
+            max_child_sitemaps=s.crawl_max_child_sitemaps,
+        )
+
 
 @dataclass
 class PollStats:
@@ -101,7 +98,9 @@ class Crawler:
         limits: CrawlLimits | None = None,
     ) -> None:
         self.settings, self.fetcher, self.output, self.seen = settings, fetcher, output, seen
-        self.limits = limits if limits is not None else CrawlLimits()
+        self.limits = limits if limits is not None else CrawlLimits.from_settings(settings)
+        if politeness is None:
+            politeness = Politeness.from_settings(settings)
         self.polite = PoliteFetcher(
             fetcher, politeness=politeness, max_in_flight=self.limits.max_in_flight
         )

@@ -4,7 +4,8 @@ Commit order per batch: dead-letter what cannot be parsed (acked by Kafka), writ
 one PostgreSQL transaction, and only after its COMMIT commit the Kafka offsets. A crash between
 the two replays the batch, which the idempotent upserts absorb.
 
-PostgreSQL down: the batch in hand is kept and retried with backoff (0.5 s doubling to 30 s)
+PostgreSQL down: the batch in hand is kept and retried with backoff (``sink_backoff_base_s``,
+0.5 s, doubling to ``sink_backoff_max_s``, 30 s)
 while the partitions are paused, so the consumer stays in its group without reading ahead;
 nothing is committed meanwhile. When the database is back the same batch is written and the
 stream resumes where it stopped: nothing lost, nothing written twice.
@@ -16,6 +17,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TypeAlias
 
@@ -46,7 +48,6 @@ from streams.topology import ARTICLES, DUPLICATES
 
 log = logging.getLogger(__name__)
 STAGE = "sink"
-MAX_BACKOFF_S = 30.0
 Message: TypeAlias = ConsumerRecord[bytes, bytes]
 
 
@@ -58,6 +59,25 @@ def _letter(msg: Message, reason: str, error: str) -> Emit:
     DEAD_LETTERS.labels(STAGE, reason).inc()
     RECORDS.labels(STAGE, "dead_letter").inc()
     return dead_letter(STAGE, reason, error, msg.key, msg.value or b"", _origin(msg))
+
+
+@dataclass(frozen=True)
+class SinkConfig:
+    """How the sink batches and how it waits out PostgreSQL; defaults are the production values."""
+
+    batch_max_records: int = 500
+    poll_timeout_ms: int = 500
+    backoff_base_s: float = 0.5
+    backoff_max_s: float = 30.0
+
+    @classmethod
+    def from_settings(cls, s: Settings) -> SinkConfig:
+        return cls(
+            batch_max_records=s.sink_batch_max_records,
+            poll_timeout_ms=s.sink_poll_timeout_ms,
+            backoff_base_s=s.sink_backoff_base_s,
+            backoff_max_s=s.sink_backoff_max_s,
+        )
 
 
 class Batch:
@@ -81,8 +101,11 @@ class Batch:
 
 
 class Sink:
-    def __init__(self, settings: Settings, dsn: str, stop: asyncio.Event) -> None:
+    def __init__(
+        self, settings: Settings, dsn: str, stop: asyncio.Event, config: SinkConfig | None = None
+    ) -> None:
         self.settings = settings
+        self.config = config if config is not None else SinkConfig.from_settings(settings)
         self.dsn = dsn
         self.stop = stop
         self.group = f"{settings.consumer_group}-sink"
@@ -92,7 +115,7 @@ class Sink:
         self.output = DurableProducer(settings)
         self.conn: asyncpg.Connection | None = None
 
-    async def run(self, batch_max: int = 500) -> None:
+    async def run(self) -> None:
         await self.consumer.start()
         lag = asyncio.create_task(
             report_lag_forever(self.settings.bootstrap(), self.group, [ARTICLES, DUPLICATES])
@@ -101,7 +124,10 @@ class Sink:
             await self._connect_early()
             while not self.stop.is_set():
                 HEALTH.beat(STAGE)
-                polled = await self.consumer.getmany(timeout_ms=500, max_records=batch_max)
+                polled = await self.consumer.getmany(
+                    timeout_ms=self.config.poll_timeout_ms,
+                    max_records=self.config.batch_max_records,
+                )
                 messages = [m for msgs in polled.values() for m in msgs]
                 if messages and await self._handle(Batch(messages)):
                     await self._commit()
@@ -134,7 +160,7 @@ class Sink:
         return True
 
     async def _write_until_durable(self, batch: Batch) -> BatchResult | None:
-        backoff = 0.5
+        backoff = self.config.backoff_base_s
         articles = [a for _, a in batch.articles]
         dups = [d for _, d in batch.duplicates]
         while not self.stop.is_set():
@@ -146,7 +172,7 @@ class Sink:
                 return result
             except TRANSIENT_ERRORS as exc:
                 await self._lost_database(exc, backoff)
-                backoff = min(backoff * 2, MAX_BACKOFF_S)
+                backoff = min(backoff * 2, self.config.backoff_max_s)
             except asyncpg.PostgresError as exc:
                 # The data, not the database: find the records PostgreSQL refuses, one by one.
                 log.warning("batch refused by PostgreSQL (%s); writing record by record", exc)
@@ -183,7 +209,8 @@ class Sink:
         deadline = time.monotonic() + backoff
         while time.monotonic() < deadline and not self.stop.is_set():
             HEALTH.beat(STAGE)
-            polled = await self.consumer.getmany(timeout_ms=min(500, int(backoff * 1000)))
+            wait_ms = min(self.config.poll_timeout_ms, int(backoff * 1000))
+            polled = await self.consumer.getmany(timeout_ms=wait_ms)
             for tp, msgs in polled.items():
                 # Only a partition assigned by a rebalance during the outage is unpaused: put
                 # it back, so the next commit cannot pass records that were never written.
