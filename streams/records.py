@@ -161,7 +161,21 @@ class DeadLetter(Record):
     error: str
     origin: SourceRef | None = Field(description="topic/partition/offset of the input")
     key: str | None = None
-    payload_b64: str = Field(description="the original message value, base64")
+    payload_b64: str = Field(
+        description="the original message value, base64; only its first bytes when"
+        " payload_truncated (the original stays at origin while its topic retains it)"
+    )
+    payload_size: int | None = Field(
+        default=None, ge=0, description="size in bytes of the whole original value"
+    )
+    payload_sha256: str | None = Field(
+        default=None, description="sha256 (hex) of the whole original value"
+    )
+    payload_truncated: bool = Field(
+        default=False,
+        description="the original was too large to wrap whole: `dlq replay` re-reads it from"
+        " origin and checks payload_sha256",
+    )
     failed_at: datetime = Field(default_factory=utcnow)
     worker: str = ""
     replays: int = Field(default=0, ge=0)

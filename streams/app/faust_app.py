@@ -23,7 +23,7 @@ from streams.clean.stage import CleanStage
 from streams.clean.stage import warm_up as warm_up_clean
 from streams.dedup.detector import Deduplicator
 from streams.dedup.stage import DedupContentStage, DedupUrlStage
-from streams.kafka.deadletter import replays_of
+from streams.kafka.deadletter import payload_limit, replays_of
 from streams.kafka.lag import report_lag_forever
 from streams.kafka.producer import DurableProducer
 from streams.records import SourceRef
@@ -132,7 +132,7 @@ def _clean_stage(app: NewsApp, settings: Settings, topology: Topology, tables: T
     """Clean with per-source template lines learned into a table co-partitioned with its input
     (one table per input topic: faust requires the table's partitions to match the source's)."""
     (counts,) = tables.values()
-    return CleanStage(TemplateLines(counts))
+    return CleanStage(TemplateLines(counts), check_key=True)
 
 
 def _dedup_url_stage(app: NewsApp, settings: Settings, topology: Topology, tables: Tables) -> Stage:
@@ -212,7 +212,7 @@ def _agent(app: NewsApp, topology: Topology, row: StageSpec, stage: Stage) -> No
         retention=spec.retention_ms / 1000,
         internal=False,
     )
-    shell = StageShell(stage, app.output)
+    shell = StageShell(stage, app.output, payload_limit(app.output.settings.dlq_max_message_bytes))
 
     async def process(stream: Any) -> None:
         async for event in stream.events():

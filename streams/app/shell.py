@@ -14,7 +14,7 @@ import time
 from aiokafka.errors import KafkaError
 
 from streams.errors import MalformedRecord, StageError
-from streams.kafka.deadletter import dead_letter
+from streams.kafka.deadletter import DEFAULT_PAYLOAD_LIMIT, dead_letter
 from streams.kafka.producer import DurableProducer
 from streams.metrics import DEAD_LETTERS, LAST_RECORD, RECORDS, ROUTED, STAGE_SECONDS
 from streams.records import SourceRef
@@ -25,9 +25,12 @@ log = logging.getLogger(__name__)
 
 
 class StageShell:
-    def __init__(self, stage: Stage, output: DurableProducer) -> None:
+    def __init__(
+        self, stage: Stage, output: DurableProducer, max_payload: int = DEFAULT_PAYLOAD_LIMIT
+    ) -> None:
         self.stage = stage
         self.output = output
+        self.max_payload = max_payload  # dead letters wrap at most this much of a value
 
     async def handle(
         self, key: bytes | None, value: bytes | None, origin: SourceRef, *, replays: int = 0
@@ -75,8 +78,21 @@ class StageShell:
     ) -> str:
         name = self.stage.name
         log.warning("%s: dead letter (%s) from %s: %s", name, reason, origin, error[:300])
-        letter = dead_letter(name, reason, error, key, value or b"", origin, replays=replays)
-        await self.output.send_all([letter], stage=name)
+        payload = value or b""
+        letter = dead_letter(
+            name, reason, error, key, payload, origin, replays=replays, max_payload=self.max_payload
+        )
+        try:
+            await self.output.send_all([letter], stage=name)
+        except KafkaError as exc:
+            # The letter is refused (a broker with a smaller message limit than ours): send
+            # one without the payload, which still names the origin, size and hash, so
+            # `dlq replay` can re-read the original. If even that fails, the error propagates.
+            log.error("%s: dead letter refused (%r); sending it without the payload", name, exc)
+            bare = dead_letter(
+                name, reason, error, key, payload, origin, replays=replays, max_payload=0
+            )
+            await self.output.send_all([bare], stage=name)
         DEAD_LETTERS.labels(name, reason).inc()
         RECORDS.labels(name, "dead_letter").inc()
         return "dead_letter"

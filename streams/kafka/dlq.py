@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 from collections.abc import Callable
+
+from aiokafka import TopicPartition
 
 from streams.errors import MalformedRecord
 from streams.kafka.clients import make_consumer
@@ -50,12 +53,21 @@ async def replay_dead_letters(
                 and (letter := _parse(rec.value)) is not None
                 and _wanted(letter, stage, reason)
             ]
+            emits = []
             for letter in letters:
                 assert letter.origin is not None
+                value = await _payload(settings, letter)
+                if value is None:
+                    echo(
+                        f"{letter.stage}/{letter.reason} {letter.origin}: not replayed, the letter"
+                        " holds only a prefix and the original is no longer on its topic"
+                    )
+                    continue
                 echo(f"{letter.stage}/{letter.reason} {letter.origin} -> {letter.origin.topic}")
-            count += len(letters)
+                emits.append(_emit(letter, value))
+            count += len(emits)
             if not dry_run:
-                await output.send_all([_emit(letter) for letter in letters], stage="dlq")
+                await output.send_all(emits, stage="dlq")
                 await consumer.commit()
         return count
     finally:
@@ -70,8 +82,36 @@ def _parse(value: bytes | None) -> DeadLetter | None:
         return None
 
 
-def _emit(letter: DeadLetter) -> Emit:
+async def _payload(settings: Settings, letter: DeadLetter) -> bytes | None:
+    """The original value: from the letter, or, when the letter holds only a prefix, re-read
+    from its origin and checked against the letter's hash (None when it is gone)."""
+    if not letter.payload_truncated:
+        return base64.b64decode(letter.payload_b64)
+    assert letter.origin is not None
+    origin = letter.origin
+    tp = TopicPartition(origin.topic, origin.partition)
+    consumer = make_consumer(settings, group=None)
+    await consumer.start()
+    try:
+        consumer.assign([tp])
+        first = (await consumer.beginning_offsets([tp]))[tp]
+        end = (await consumer.end_offsets([tp]))[tp]
+        if not first <= origin.offset < end:
+            return None
+        consumer.seek(tp, origin.offset)
+        while True:
+            batch = await consumer.getmany(tp, timeout_ms=2000, max_records=1)
+            for rec in batch.get(tp, []):
+                value = rec.value or b""
+                same = hashlib.sha256(value).hexdigest() == letter.payload_sha256
+                return value if rec.offset == origin.offset and same else None
+            if not batch and await consumer.position(tp) >= end:
+                return None
+    finally:
+        await consumer.stop()
+
+
+def _emit(letter: DeadLetter, value: bytes) -> Emit:
     assert letter.origin is not None
     key = letter.key.encode() if letter.key is not None else b""
-    value = base64.b64decode(letter.payload_b64)
     return Emit(letter.origin.topic, key, value, replay_headers(letter.replays + 1))

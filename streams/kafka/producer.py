@@ -30,6 +30,10 @@ class DurableProducer:
         self._settings = settings
         self._producer: AIOKafkaProducer | None = None
 
+    @property
+    def settings(self) -> Settings:
+        return self._settings
+
     async def start(self) -> None:
         if self._producer is None:
             self._producer = make_producer(self._settings)

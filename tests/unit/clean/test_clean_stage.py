@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from streams.clean.boilerplate import MIN_PAGES, TemplateLines
-from streams.clean.stage import page_to_article
+from streams.clean.stage import CleanStage, page_to_article
 from streams.identity import article_id
 from streams.records import RawPage, SourceRef
+from tests.conftest import make_raw
 
 FETCHED = datetime(2025, 9, 8, 18, 0, tzinfo=UTC)
 PROMO = "Support independent reporting: become a member today and read without ads."
@@ -71,3 +72,24 @@ def test_source_template_line_is_learned_and_stripped() -> None:
 def test_without_templates_nothing_is_learned() -> None:
     page = raw_page(html_page(1), "https://news.test/1", "text/html")
     assert PROMO in page_to_article(page).text
+
+
+def test_a_page_keyed_otherwise_is_republished_under_its_article_id() -> None:
+    page = make_raw(
+        "<html><body><article><p>Уряд оголосив нові правила для міст і громад, які набудуть"
+        " чинності наступного тижня після публікації.</p></article></body></html>",
+        "https://news.example.org/a",
+    )
+    origin = SourceRef(topic="news.backfill.raw", partition=2, offset=7)
+    stage = CleanStage(check_key=True)
+    for key in (None, b"\xff\xfe", b"another-id"):
+        result = stage(key, page.to_json(), origin)
+        assert result.outcome == "rekeyed"
+        (emit,) = result.emits
+        assert (emit.topic, emit.key, emit.value) == (
+            "news.backfill.raw",
+            page.article_id.encode(),
+            page.to_json(),
+        )
+    assert stage(page.article_id.encode(), page.to_json(), origin).outcome == "ok"
+    assert CleanStage()(None, page.to_json(), origin).outcome == "ok"  # off Kafka: no key

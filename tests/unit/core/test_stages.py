@@ -109,6 +109,33 @@ async def test_a_replayed_record_that_fails_again_says_how_often_it_was_replayed
     assert replays_of(None) == 0
 
 
+async def test_a_dead_letter_always_fits_the_dlq_a_huge_value_kept_as_prefix_size_and_hash() -> (
+    None
+):
+    import hashlib
+
+    from streams.kafka.deadletter import payload_limit
+
+    limit = payload_limit(16 * 1024 * 1024)
+    assert limit * 4 / 3 + 64 * 1024 <= 16 * 1024 * 1024  # base64 of the prefix + envelope fits
+    huge = b"{" + b"x" * 3000
+    out = RecordingOutput()
+    outcome = await StageShell(dedup(), out, max_payload=1024).handle(b"k", huge, ORIGIN)  # type: ignore[arg-type]
+    assert outcome == "dead_letter"
+    letter = DeadLetter.from_json(out.sent[0].value)
+    assert letter.payload_truncated
+    assert base64.b64decode(letter.payload_b64) == huge[:1024]
+    assert (letter.payload_size, letter.payload_sha256) == (
+        len(huge),
+        hashlib.sha256(huge).hexdigest(),
+    )
+    small = await StageShell(dedup(), out).handle(b"k", b"{", ORIGIN)  # type: ignore[arg-type]
+    assert small == "dead_letter"
+    whole = DeadLetter.from_json(out.sent[-1].value)
+    assert not whole.payload_truncated
+    assert base64.b64decode(whole.payload_b64) == b"{"
+
+
 def test_route_sends_to_articles_desks_and_review() -> None:
     from streams.classify.stage import route
 
