@@ -106,12 +106,21 @@ def config() -> None:
 @click.option("--format", "fmt", type=click.Choice(["yaml", "json"]), default="yaml")
 @pass_ctx
 def config_show(ctx: Context, fmt: str) -> None:
-    """Print the effective settings (defaults < YAML file < NEWSSTREAM_* env), secrets masked."""
-    data = ctx.settings.masked()
+    """Print the effective settings (defaults < YAML file < NEWSSTREAM_* env), secrets masked,
+    each with what it means and its environment variable: in YAML as a comment above the key
+    (keys as in a settings file), in JSON as {name: {value, env, description}}."""
+    values = ctx.settings.masked()
+    about = type(ctx.settings).descriptions()
     if fmt == "json":
-        click.echo(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode())
-    else:
-        click.echo(yaml.safe_dump(data, sort_keys=False, allow_unicode=True).rstrip())
+        rows = {
+            name: {"value": value, "env": f"NEWSSTREAM_{name.upper()}", "description": about[name]}
+            for name, value in values.items()
+        }
+        click.echo(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode())
+        return
+    for name, value in values.items():
+        click.echo(f"# {about[name]} (NEWSSTREAM_{name.upper()})")
+        click.echo(yaml.safe_dump({name: value}, sort_keys=False, allow_unicode=True).rstrip())
 
 
 COMMANDS = [kafka, topics, config]

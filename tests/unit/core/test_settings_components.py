@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from streams.crawl.fetch import FetchPolicy
 from streams.crawl.hosts import Politeness
@@ -158,3 +160,33 @@ def test_yaml_file_sits_under_env_and_overrides(
     assert (s.commit_every, s.crawl_max_retries, s.sink_batch_max_records) == (7, 2, 10)
     monkeypatch.setenv("NEWSSTREAM_CONFIG", str(cfg))
     assert load_settings().commit_every == 7
+
+
+def test_config_show_prints_every_setting_with_its_description(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from click.testing import CliRunner
+
+    from streams.cli import cli
+
+    monkeypatch.setenv("NEWSSTREAM_POSTGRES_DSN", "postgresql://u:hunter2@db/news")
+    monkeypatch.setenv("NEWSSTREAM_SINK_BATCH_MAX_RECORDS", "77")
+    shown = CliRunner().invoke(cli, ["config", "show"], catch_exceptions=False).output
+    assert "hunter2" not in shown
+    lines = shown.splitlines()
+    for name, text in Settings.descriptions().items():
+        key = next(i for i, line in enumerate(lines) if line.startswith(f"{name}:"))
+        assert lines[key - 1] == f"# {text} (NEWSSTREAM_{name.upper()})"
+    parsed = yaml.safe_load(shown)
+    assert parsed["sink_batch_max_records"] == 77
+    assert parsed["postgres_dsn"] == "********"
+
+    out = CliRunner().invoke(cli, ["config", "show", "--format", "json"], catch_exceptions=False)
+    rows = json.loads(out.output)
+    assert set(rows) == set(Settings.model_fields)
+    assert rows["sink_batch_max_records"] == {
+        "value": 77,
+        "env": "NEWSSTREAM_SINK_BATCH_MAX_RECORDS",
+        "description": Settings.descriptions()["sink_batch_max_records"],
+    }
+    assert "hunter2" not in out.output
