@@ -19,13 +19,13 @@ articles of different languages are never compared.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 from streams.dedup.detector import Decision, Deduplicator
 from streams.dedup.fingerprint import fingerprint
 from streams.dedup.stage import DedupContentStage, DedupUrlStage
+from streams.dedup.state import HashEntry, UrlEntry
 from streams.identity import content_hash
 from streams.records import Article, DuplicateEvent, SourceRef
 from streams.stage import Emit
@@ -38,9 +38,9 @@ class DedupPipeline:
 
     def __init__(self, window_s: float) -> None:
         # The tables of the worker, as plain dicts (readable for state-size figures).
-        self.url_by_id: dict[str, Any] = {}
-        self.content_by_id: dict[str, Any] = {}
-        self.content_by_hash: dict[str, Any] = {}
+        self.url_by_id: dict[str, UrlEntry] = {}
+        self.content_by_id: dict[str, UrlEntry] = {}
+        self.content_by_hash: dict[str, HashEntry] = {}
         self.url_step = DedupUrlStage(Deduplicator(self.url_by_id, {}, {}, window_s=window_s))
         # by_band=None: the band index is derived from by_id in memory, as in the worker.
         content = Deduplicator(self.content_by_id, self.content_by_hash, None, window_s=window_s)
@@ -57,9 +57,6 @@ class DedupPipeline:
             origin = self._origin(DEDUP_CONTENT, partition)
             emit = _only(self.content_step(emit.key, emit.value, origin).emits)
         return _decision(emit)
-
-    def run(self, articles: Iterable[Article]) -> Iterator[Decision]:
-        return (self(a) for a in articles)
 
     def _origin(self, topic: str, partition: int) -> SourceRef:
         # Each record at the next offset of its partition, as a topic would number them.

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 from collections.abc import MutableMapping
 from dataclasses import dataclass
-from typing import Any
 
+from streams.dedup.bands import BandEntry
 from streams.dedup.detector import Decision, Deduplicator
 from streams.dedup.fingerprint import Signature, signature
+from streams.dedup.state import HashEntry, UrlEntry
 from streams.records import Article, DuplicateEvent, SourceRef
 from streams.stage import Emit, StageResult
 from streams.topology import DEDUP_CONTENT, DUPLICATES, UNIQUE
 
 
 def article_signature(article: Article) -> Signature:
-    """The article's MinHash signature, recomputed when the field is empty or from an older
-    format (articles cleaned before an upgrade are still in the topic)."""
+    """The MinHash signature the clean stage computed (``Article.fingerprint``), read from its
+    hex: the steps never compute it from the text again, and pass that very string on to the
+    next topic and into their state. Only a record without one or with an older format (an
+    article cleaned before an upgrade, still in the topic) gets it computed from its text."""
     return Signature.from_hex(article.fingerprint) or signature(article.text)
 
 
@@ -46,8 +49,9 @@ def content_key(article: Article) -> str:
 
 @dataclass
 class DedupStage:
-    """Both dedup steps' rules in one call, for one partition (unit tests of the rules). Not
-    what the worker runs: ``streams.dedup.pipeline`` runs the two stages below in one process."""
+    """Both dedup steps' rules in one call, for one partition. Not what the worker runs
+    (``streams.dedup.pipeline`` runs the two stages below in one process); only
+    ``tests/unit/core/test_stages.py`` uses it."""
 
     detector: Deduplicator
     name: str = "dedup"
@@ -55,9 +59,9 @@ class DedupStage:
     @classmethod
     def with_state(
         cls,
-        by_id: MutableMapping[str, Any],
-        by_hash: MutableMapping[str, Any],
-        by_band: MutableMapping[str, Any],
+        by_id: MutableMapping[str, UrlEntry],
+        by_hash: MutableMapping[str, HashEntry],
+        by_band: MutableMapping[str, list[BandEntry]],
         window_s: float,
     ) -> DedupStage:
         return cls(Deduplicator(by_id, by_hash, by_band, window_s=window_s))

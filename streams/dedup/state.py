@@ -1,36 +1,76 @@
-"""One partition's slice of a shared state table.
+"""What the dedup steps keep, and one partition's slice of a shared state table.
+
+The steps' tables (faust tables in the worker; dicts in tests, the CLI and the bench) have
+text keys and plain JSON-compatible dict values: faust's table codec writes them to the
+changelog as JSON. The keys below are those the changelogs already hold (they were only
+described in prose before they were typed here), so recovery reads old state as is. Values are
+always re-assigned, never mutated, so that a table writes a changelog record for every change.
+
+- ``by_id``: article id -> ``UrlEntry``, the last version seen of that URL;
+- ``by_hash``: content hash -> ``HashEntry``, the first article with exactly that text.
+
+The LSH band index (``bands.py``) is derived from ``by_id`` and kept in memory.
 
 A worker's faust table holds the keys of every partition it owns in one dict, but each key's
 changelog record lives in the partition of the event that wrote it. Deleting a key while
 processing another partition's event would put the tombstone in the wrong changelog partition:
 the key comes back on recovery and the state is not bounded after all. So every stage writes its
 keys under its input partition's prefix and expires only that prefix, while handling an event of
-that partition. It also keeps two partitions' entries apart if they ever share a worker.
+that partition (``PartitionView``). It also keeps two partitions' entries apart if they ever
+share a worker.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, MutableMapping
-from typing import Any
+from typing import Any, NotRequired, TypedDict, TypeVar
 
-__all__ = ["PartitionView"]
+__all__ = ["HashEntry", "PartitionView", "SeenVersion", "UrlEntry"]
+
+# ``[fetch time, first 16 characters of the content hash, revision]`` of an earlier version:
+# a JSON array, so a list (not a tuple) whether written here or read back from a changelog.
+SeenVersion = list[float | str | int]
 
 
-class PartitionView(MutableMapping[str, Any]):
+class UrlEntry(TypedDict):
+    """``by_id`` value: the last version seen of one URL (article id)."""
+
+    hash: str  # content hash of its text
+    fp: str  # its fingerprint (``Signature.to_hex``), "" when it had none
+    rev: int  # revision number, 0 for the first version
+    t: float  # fetch time, seconds since the epoch (the stream's event time)
+    # Once revised: the first version's fingerprint, so a late copy of it still finds the URL.
+    fp0: NotRequired[str]
+    # Once revised: the last ``MAX_VERSIONS`` earlier versions, newest first, to recognise
+    # their redelivery (``Deduplicator.redelivered``).
+    seen: NotRequired[list[SeenVersion]]
+
+
+class HashEntry(TypedDict):
+    """``by_hash`` value: the first kept article with exactly this text."""
+
+    id: str  # article id
+    t: float  # its fetch time, seconds since the epoch
+
+
+V = TypeVar("V")
+
+
+class PartitionView(MutableMapping[str, V]):
     """Keys of ``table`` that start with ``"<partition>|"``, seen without the prefix."""
 
-    def __init__(self, table: MutableMapping[str, Any], partition: int) -> None:
+    def __init__(self, table: MutableMapping[str, V], partition: int) -> None:
         self._table = table
         self._prefix = f"{partition}|"
 
-    def __getitem__(self, key: str) -> Any:
+    def __getitem__(self, key: str) -> V:
         return self._table[self._prefix + key]
 
     def get(self, key: str, default: Any = None) -> Any:
         # faust tables answer ``get`` without raising through ``__missing__``; keep that path.
         return self._table.get(self._prefix + key, default)
 
-    def __setitem__(self, key: str, value: Any) -> None:
+    def __setitem__(self, key: str, value: V) -> None:
         self._table[self._prefix + key] = value
 
     def __delitem__(self, key: str) -> None:

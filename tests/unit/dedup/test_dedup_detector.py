@@ -124,7 +124,7 @@ def test_window_expiry_forgets_old_articles() -> None:
 
 
 def test_buckets_are_bounded_newest_first_and_values_are_json_lists() -> None:
-    by_band: dict[str, list[list[object]]] = {}
+    by_band: dict[str, list[tuple[str, int]]] = {}
     # Containment thresholds above 1 turn near-duplicate matching off, so every variant is kept
     # and the variants (one text plus a unique tail) pile up in the same buckets.
     d = Deduplicator(

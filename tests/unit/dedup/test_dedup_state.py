@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -62,3 +63,30 @@ def test_content_step_forgets_originals_after_the_window() -> None:
     ids = [k for k in tables[0] if k.startswith("0|")]
     assert ids == [f"0|{'c3' * 16}"]  # the expired original is gone from by_id
     assert all(len(v) == 1 for v in tables[2].values())  # and from every bucket
+
+
+def test_state_in_the_changelog_format_reads_as_is() -> None:
+    """Table values as faust's JSON codec gives them back on recovery (lists, not tuples; the
+    keys written before the values were typed) drive the same decisions."""
+    first = article("a1", STORY + " First version.", T0 - timedelta(hours=1))
+    latest = article("a1", when=T0)
+    entry = {
+        "hash": latest.content_hash,
+        "fp": latest.fingerprint,
+        "rev": 1,
+        "t": T0.timestamp(),
+        "fp0": first.fingerprint,
+        "seen": [[first.fetched_at.timestamp(), first.content_hash[:16], 0]],
+    }
+    recovered = json.loads(json.dumps({f"0|{latest.article_id}": entry}))
+    step = DedupUrlStage(Deduplicator(recovered, {}, {}, window_s=86400))
+    again = step(None, first.to_json(), at(0))  # the first version, redelivered
+    assert (again.outcome, Article.from_json(again.emits[0].value).revision) == ("new", 0)
+    later = article("a1", STORY + " Third version.", T0 + timedelta(minutes=5))
+    assert Article.from_json(step(None, later.to_json(), at(0)).emits[0].value).revision == 2
+    assert recovered[f"0|{latest.article_id}"]["seen"][0][2] == 1
+    first_with_text = {"id": latest.article_id, "t": T0.timestamp()}
+    by_hash = json.loads(json.dumps({f"0|{latest.content_hash}": first_with_text}))
+    content = DedupContentStage(Deduplicator(recovered, by_hash, None, window_s=86400))
+    copy = article("b2", when=T0 + timedelta(minutes=6))
+    assert content(b"en", copy.to_json(), at(0)).outcome == "duplicate"
