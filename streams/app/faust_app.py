@@ -96,11 +96,11 @@ def create_app(
         topic_partitions=settings.topic_partitions,
         topic_disable_leader=True,
         producer_acks=-1,
-        producer_max_request_size=settings.dlq_max_message_bytes + 65536,
-        consumer_max_fetch_size=settings.dlq_max_message_bytes + 65536,
+        producer_max_request_size=settings.max_request_bytes,
+        consumer_max_fetch_size=settings.max_request_bytes,
         consumer_auto_offset_reset="earliest",
-        broker_commit_every=100,
-        broker_commit_interval=1.0,
+        broker_commit_every=settings.commit_every,
+        broker_commit_interval=settings.commit_interval_s,
         table_cleanup_interval=600.0,
     )
     app.output = DurableProducer(settings)
@@ -168,14 +168,15 @@ def _dedup_content_stage(
 def _classify_stage(app: NewsApp, settings: Settings, topology: Topology, tables: Tables) -> Stage:
     """Classify with the publisher-rubric book, kept in step with news.rubrics by a task."""
     from streams.app.rubric_reader import follow_rubrics
-    from streams.classify.encoder import Encoder
     from streams.classify.rubrics import RubricBook
     from streams.classify.stage import ClassifyStage  # loads the model: only when used
 
-    Encoder.threads = settings.encoder_threads  # before the stage's warm-up loads the engine
     book = RubricBook(settings.consumer_group)
     stage = ClassifyStage(
-        frozenset(topology.desk_topics), settings.classify_review_threshold, rubrics=book
+        frozenset(topology.desk_topics),
+        settings.classify_review_threshold,
+        rubrics=book,
+        encoder_threads=settings.encoder_threads,
     )
 
     async def rubric_reader() -> None:
