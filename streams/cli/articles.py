@@ -44,8 +44,12 @@ def _dsn(ctx: Context) -> str:
 async def _with_conn(dsn: str, work: Any) -> Any:
     import asyncpg
 
+    from streams.sinks.postgres import PostgresAccessError, open_connection
+
     try:
-        conn = await asyncpg.connect(dsn, timeout=10)
+        conn = await open_connection(dsn, timeout_s=10)
+    except PostgresAccessError as exc:  # TLS or DSN: the message names what to fix
+        raise click.ClickException(str(exc)) from exc
     except (OSError, asyncpg.PostgresError) as exc:
         raise click.ClickException(
             f"cannot reach PostgreSQL ({exc}); set NEWSSTREAM_POSTGRES_DSN, or start the"

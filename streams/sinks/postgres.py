@@ -8,17 +8,29 @@ batch as one JSON array.
 A replay of a record changes nothing (the upsert's WHERE clause refuses it, so ``stored_at``
 and ``revision_count`` stay put); a revision of a URL updates the row and bumps its
 ``revision_count``; an older revision arriving late never overwrites a newer one.
+
+TLS: the DSN takes libpq's ``sslmode`` and ``sslrootcert`` (``?sslmode=verify-full&
+sslrootcert=/etc/newsstream/pg/ca.crt``), which asyncpg reads itself. A connection that TLS
+refuses (certificate not signed by that CA, a host name the certificate does not name, a server
+without TLS, a missing CA file) raises :class:`PostgresAccessError` with one line naming the
+cause and the setting to fix. It is not among ``TRANSIENT_ERRORS``: retrying cannot fix it, so
+the sink stops with that line (and its orchestrator's restart back-off is the retry).
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
+from urllib.parse import parse_qs, urlsplit
 
 import asyncpg
 
+from streams.errors import NewsstreamError
 from streams.records import ClassifiedArticle, DuplicateEvent
 from streams.sinks.migrate import migrate
 from streams.sinks.rows import article_row, as_json, duplicate_row, latest_per_article
@@ -124,9 +136,88 @@ async def write_batch(
     return result
 
 
+class PostgresAccessError(NewsstreamError):
+    """PostgreSQL cannot be reached as configured (TLS or DSN options); the message names the
+    cause and the part of NEWSSTREAM_POSTGRES_DSN to fix. Retrying cannot help."""
+
+
+_FIX_CA = (
+    "set sslrootcert in NEWSSTREAM_POSTGRES_DSN to the CA that signed the server's certificate"
+)
+
+
+def access_problem(exc: BaseException) -> str | None:
+    """The one-line cause of a connection failure that retrying cannot fix, or None."""
+    return _tls_problem(exc) or _config_problem(exc)
+
+
+def _tls_problem(exc: BaseException) -> str | None:
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        # OpenSSL's X509_V_ERR_HOSTNAME_MISMATCH and X509_V_ERR_IP_ADDRESS_MISMATCH.
+        if exc.verify_code in (62, 64):
+            return (
+                f"PostgreSQL's TLS certificate does not name the DSN's host ({exc.verify_message});"
+                " put a host name the certificate names in NEWSSTREAM_POSTGRES_DSN"
+            )
+        return f"PostgreSQL's TLS certificate is not trusted ({exc.verify_message}); {_FIX_CA}"
+    # A handshake cut short (EOF, reset) may be a server restarting: that one stays transient.
+    cut_short = ssl.SSLEOFError | ssl.SSLZeroReturnError | ssl.SSLSyscallError
+    if isinstance(exc, ssl.SSLError) and not isinstance(exc, cut_short):
+        return f"TLS handshake with PostgreSQL failed ({exc}); check sslmode and sslrootcert"
+    if isinstance(exc, ConnectionError) and "rejected SSL upgrade" in str(exc):
+        return (
+            "PostgreSQL does not offer TLS but NEWSSTREAM_POSTGRES_DSN requires it (sslmode);"
+            " enable ssl on the server, or use another server or sslmode"
+        )
+    return None
+
+
+def _config_problem(exc: BaseException) -> str | None:
+    if isinstance(exc, asyncpg.exceptions.ClientConfigurationError):
+        return f"NEWSSTREAM_POSTGRES_DSN is invalid: {exc}"
+    if isinstance(exc, asyncpg.InvalidAuthorizationSpecificationError):
+        if "no encryption" in str(exc):  # a hostnossl ... reject line in pg_hba.conf
+            return (
+                f"PostgreSQL accepts TLS connections only ({exc}); add sslmode=verify-full and"
+                " sslrootcert to NEWSSTREAM_POSTGRES_DSN"
+            )
+        return (
+            f"PostgreSQL refused the login ({exc}); check the user and password in"
+            " NEWSSTREAM_POSTGRES_DSN"
+        )
+    if isinstance(exc, asyncpg.InvalidCatalogNameError):
+        return f"{exc}; check the database name in NEWSSTREAM_POSTGRES_DSN"
+    return None
+
+
+def _check_tls_files(dsn: str) -> None:
+    """A TLS file the DSN names must be readable (ssl's own error does not name the file)."""
+    query = parse_qs(urlsplit(dsn).query) if "://" in dsn else {}
+    for param in ("sslrootcert", "sslcert", "sslkey"):
+        for name in query.get(param, []):
+            path = Path(name).expanduser()
+            if not (path.is_file() and os.access(path, os.R_OK)):
+                raise PostgresAccessError(
+                    f"cannot read {path}, the {param} of NEWSSTREAM_POSTGRES_DSN; mount the file"
+                    f" there or fix {param}"
+                )
+
+
+async def open_connection(dsn: str, timeout_s: float = 10.0) -> asyncpg.Connection:
+    """``asyncpg.connect``, with a TLS or DSN problem raised as :class:`PostgresAccessError`."""
+    _check_tls_files(dsn)
+    try:
+        return await asyncpg.connect(dsn, timeout=timeout_s)
+    except Exception as exc:
+        problem = access_problem(exc)
+        if problem is None:
+            raise
+        raise PostgresAccessError(problem) from exc
+
+
 async def connect(dsn: str, timeout_s: float = 10.0) -> asyncpg.Connection:
     """Open a connection and bring the schema up to date (migrations are idempotent)."""
-    conn = await asyncpg.connect(dsn, timeout=timeout_s)
+    conn = await open_connection(dsn, timeout_s)
     try:
         await migrate(conn)
     except BaseException:
