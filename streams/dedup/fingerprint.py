@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import math
 import re
-import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from hashlib import blake2b
 
 import numpy as np
@@ -54,8 +54,13 @@ class Signature:
 
     size: int
     rows: U16
+    # The fingerprint this signature was read from (``from_hex``): the stages pass the one the
+    # clean stage computed on to the next topic and into the state without encoding it again.
+    _hex: str | None = field(default=None, repr=False)
 
     def to_hex(self) -> str:
+        if self._hex is not None:
+            return self._hex
         return f"{VERSION}{min(self.size, _MAX_SIZE):04x}{self.rows.astype('>u2').tobytes().hex()}"
 
     @classmethod
@@ -68,12 +73,21 @@ class Signature:
             raw = bytes.fromhex(fingerprint[6:])
         except ValueError:
             return None
-        return cls(size, np.frombuffer(raw, dtype=">u2").astype(np.uint16))
+        rows = np.frombuffer(raw, dtype=">u2").astype(np.uint16)
+        return cls(size, rows, fingerprint.lower())
 
     def band_keys(self) -> list[str]:
-        """One bucket key per band: the band number and its rows (LSH banding)."""
-        r = ROWS_PER_BAND
-        return [f"{b:02d}{self.rows[b * r : b * r + r].tobytes().hex()}" for b in range(BANDS)]
+        """One bucket key per band: the band number and its rows (LSH banding). Computed once
+        per signature (a kept article's are looked up, then written); do not mutate the list."""
+        return self._band_keys
+
+    @cached_property
+    def _band_keys(self) -> list[str]:
+        # The rows' bytes in native order, as the keys have always been spelled (a stored
+        # index written before this still matches); one hex string sliced per band.
+        width = 4 * ROWS_PER_BAND
+        rows = self.rows[: BANDS * ROWS_PER_BAND].tobytes().hex()
+        return [f"{b:02d}{rows[b * width : b * width + width]}" for b in range(BANDS)]
 
     def agreement(self, other: Signature) -> int:
         """How many rows the two signatures share (binomial in their Jaccard similarity)."""
@@ -81,27 +95,10 @@ class Signature:
 
 
 def size_and_band_keys(fingerprint: str) -> tuple[int, list[str]] | None:
-    """``(size, band_keys())`` of an encoded fingerprint, read from the hex without building
-    the signature (rebuilding a band index does this for every stored article); None when
-    ``Signature.from_hex`` would return None."""
-    if len(fingerprint) != _ENCODED_LEN or not fingerprint.startswith(VERSION):
-        return None
-    try:
-        size = int(fingerprint[2:6], 16)
-        bytes.fromhex(fingerprint[6:])
-    except ValueError:
-        return None
-    r, rows = ROWS_PER_BAND, fingerprint[6:].lower()
-    keys = []
-    for b in range(BANDS):
-        cells = [rows[4 * i : 4 * i + 4] for i in range(b * r, b * r + r)]
-        if _LITTLE_ENDIAN:  # band_keys() hexes the rows in native byte order
-            cells = [c[2:] + c[:2] for c in cells]
-        keys.append(f"{b:02d}{''.join(cells)}")
-    return size, keys
-
-
-_LITTLE_ENDIAN = sys.byteorder == "little"
+    """``(size, band_keys())`` of an encoded fingerprint (rebuilding a band index does this for
+    every stored article); None when ``Signature.from_hex`` would return None."""
+    sig = Signature.from_hex(fingerprint)
+    return None if sig is None else (sig.size, sig.band_keys())
 
 
 def shingle_hashes(text: str) -> U64:
@@ -137,7 +134,6 @@ class Overlap:
     """Estimated overlap of a new text with an older one."""
 
     agreeing_rows: int
-    jaccard: float
     containment: float  # share of the new text's shingles that are in the old text
     containment_low: float  # the same from Jaccard minus one standard error
 
@@ -148,14 +144,14 @@ def _containment(j: float, new: int, old: int) -> float:
 
 
 def overlap(new: Signature, old: Signature) -> Overlap:
-    """Estimate Jaccard and the containment of ``new`` in ``old`` from their signatures."""
+    """Estimate the containment of ``new`` in ``old`` from their signatures (via Jaccard)."""
     agree = new.agreement(old)
     j = agree / NUM_PERM
     if new.size == 0:
-        return Overlap(agree, j, 0.0, 0.0)
+        return Overlap(agree, 0.0, 0.0)
     # The row agreement is binomial; deciding on a one-standard-error lower bound keeps a
     # lucky draw (a follow-up sharing half its text scoring 0.74) from merging two stories.
     low = max(0.0, j - math.sqrt(j * (1 - j) / NUM_PERM))
     return Overlap(
-        agree, j, _containment(j, new.size, old.size), _containment(low, new.size, old.size)
+        agree, _containment(j, new.size, old.size), _containment(low, new.size, old.size)
     )
