@@ -3,6 +3,7 @@
     NewsstreamError                 base of every error raised on purpose
     ├── ConfigError                 settings, sources or taxonomy are invalid (says which key)
     ├── TopologyError               a topic is missing or its partition count differs
+    ├── KafkaAccessError            the broker refuses us: TLS, login or ACL (says which setting)
     └── StageError                  one record could not be processed by a stage
         ├── MalformedRecord         bytes on a topic are not a valid record (JSON / schema)
         └── ExtractionFailed        a page yielded no usable article
@@ -25,6 +26,11 @@ class ConfigError(NewsstreamError):
 
 class TopologyError(NewsstreamError):
     """The broker's topics do not match ``streams.topology``."""
+
+
+class KafkaAccessError(NewsstreamError):
+    """The broker cannot be reached or refuses this client; the message names the cause and
+    the setting to fix. Raised once, instead of retrying what cannot succeed."""
 
 
 class StageError(NewsstreamError):

@@ -8,12 +8,13 @@ local Kafka and embedded PostgreSQL, so a fresh machine runs with ``make run`` a
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -52,6 +53,39 @@ class Settings(BaseSettings):
         default=19093, description="KRaft controller port of the local broker"
     )
     kafka_local_heap: str = Field(default="512m", description="JVM heap of the local broker")
+    kafka_local_secure_port: int = Field(
+        default=19094, description="SASL_SSL port of `kafka up --secure` (its own state dir)"
+    )
+    kafka_local_secure_controller_port: int = Field(
+        default=19095, description="KRaft controller port of `kafka up --secure`"
+    )
+    # Client security, named after the Kafka client properties (security.protocol, ...).
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        default="PLAINTEXT", description="security.protocol of every Kafka client"
+    )
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = Field(
+        default="SCRAM-SHA-512", description="sasl.mechanism when the protocol is SASL_*"
+    )
+    kafka_sasl_username: str | None = Field(default=None, description="SASL user (principal)")
+    kafka_sasl_password: SecretStr | None = Field(default=None, description="SASL password")
+    kafka_sasl_password_file: Path | None = Field(
+        default=None, description="file holding the SASL password (a mounted Secret)"
+    )
+    kafka_ssl_cafile: Path | None = Field(
+        default=None, description="PEM CA bundle for the broker's certificate; unset = system CAs"
+    )
+    kafka_ssl_certfile: Path | None = Field(
+        default=None, description="PEM client certificate for mutual TLS"
+    )
+    kafka_ssl_keyfile: Path | None = Field(
+        default=None, description="PEM key of kafka_ssl_certfile; unset = inside the certfile"
+    )
+    kafka_ssl_key_password: SecretStr | None = Field(
+        default=None, description="password of an encrypted kafka_ssl_keyfile"
+    )
+    kafka_ssl_key_password_file: Path | None = Field(
+        default=None, description="file holding kafka_ssl_key_password (a mounted Secret)"
+    )
     topic_partitions: int = Field(default=4, ge=1, description="partitions of stage topics")
     topic_retention_ms: int = Field(
         default=7 * 24 * 3600 * 1000, description="retention of stage topics"
@@ -82,6 +116,9 @@ class Settings(BaseSettings):
     # --- PostgreSQL --------------------------------------------------------------------
     postgres_dsn: SecretStr | None = Field(
         default=None, description="libpq DSN; unset = embedded PostgreSQL"
+    )
+    postgres_dsn_file: Path | None = Field(
+        default=None, description="file holding postgres_dsn (a mounted Secret)"
     )
     postgres_embedded_port: int = Field(
         default=15432, description="port of the embedded PostgreSQL started when the DSN is unset"
@@ -210,6 +247,57 @@ class Settings(BaseSettings):
         # The YAML file is layered under the environment by load_settings.
         return init_settings, env_settings
 
+    @model_validator(mode="before")
+    @classmethod
+    def _read_secret_files(cls, data: Any) -> Any:
+        """``<secret>_file`` (e.g. a mounted Kubernetes Secret) fills ``<secret>`` with the
+        file's text less a trailing newline; an unreadable file is reported by _check_files."""
+        if not isinstance(data, dict):
+            return data
+        for name in cls.model_fields:
+            path = data.get(f"{name}_file")
+            if path is None:
+                continue
+            if data.get(name) is not None:
+                raise ValueError(
+                    f"set NEWSSTREAM_{name.upper()} or NEWSSTREAM_{name.upper()}_FILE, not both"
+                )
+            with contextlib.suppress(OSError):
+                text = Path(path).read_text(encoding="utf-8")
+                data = {**data, name: text.removesuffix("\n").removesuffix("\r")}
+        return data
+
+    @field_validator(
+        "kafka_sasl_password_file",
+        "kafka_ssl_key_password_file",
+        "kafka_ssl_cafile",
+        "kafka_ssl_certfile",
+        "kafka_ssl_keyfile",
+        "postgres_dsn_file",
+    )
+    @classmethod
+    def _check_files(cls, path: Path | None) -> Path | None:
+        if path is not None and not os.access(path, os.R_OK):
+            raise ValueError(f"cannot read {path}: no such file, or not readable by this user")
+        return path
+
+    @model_validator(mode="after")
+    def _check_kafka_security(self) -> Settings:
+        protocol = self.kafka_security_protocol
+        if protocol.startswith("SASL_") and (
+            not self.kafka_sasl_username or self.kafka_sasl_password is None
+        ):
+            raise ValueError(
+                f"NEWSSTREAM_KAFKA_SECURITY_PROTOCOL={protocol} needs"
+                " NEWSSTREAM_KAFKA_SASL_USERNAME and NEWSSTREAM_KAFKA_SASL_PASSWORD (or"
+                " NEWSSTREAM_KAFKA_SASL_PASSWORD_FILE)"
+            )
+        if self.kafka_ssl_keyfile is not None and self.kafka_ssl_certfile is None:
+            raise ValueError(
+                "NEWSSTREAM_KAFKA_SSL_KEYFILE is set without NEWSSTREAM_KAFKA_SSL_CERTFILE"
+            )
+        return self
+
     @property
     def kafka_home(self) -> Path:
         return self.state_dir / "kafka"
@@ -260,6 +348,8 @@ def load_settings(config_file: Path | str | None = None, **overrides: Any) -> Se
         lines = [
             f"  {'.'.join(str(p) for p in e['loc'])}: {e['msg']} (env NEWSSTREAM_"
             f"{str(e['loc'][0]).upper()})"
+            if e["loc"]
+            else f"  {e['msg']}"  # a check across settings names them in its message
             for e in exc.errors()
         ]
         origin = f" (file {yaml_file})" if yaml_file else ""

@@ -24,13 +24,19 @@ class Context:
 
         return build_topology(self.settings, load_taxonomy().topic_names())
 
-    def local_kafka(self) -> LocalKafka:
+    def local_kafka(self, *, secure: bool = False) -> LocalKafka:
+        """The local broker; ``secure``: the SASL_SSL one, with its own state dir and ports."""
         s = self.settings
         return LocalKafka(
             LocalKafkaConfig(
-                home=s.kafka_home,
-                port=s.kafka_local_port,
-                controller_port=s.kafka_local_controller_port,
+                home=s.state_dir / "kafka-secure" if secure else s.kafka_home,
+                port=s.kafka_local_secure_port if secure else s.kafka_local_port,
+                controller_port=(
+                    s.kafka_local_secure_controller_port
+                    if secure
+                    else s.kafka_local_controller_port
+                ),
+                secure=secure,
                 partitions_default=s.topic_partitions,
                 message_max_bytes=s.max_request_bytes,
                 heap=s.kafka_local_heap,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import shlex
 import time
 
 import click
@@ -10,7 +11,14 @@ import orjson
 import yaml
 
 from streams.cli._context import Context
-from streams.kafka.admin import check_topics, create_topics, describe
+from streams.infra._kafka_secure import ADMIN, USERS
+from streams.infra.kafka_local import LocalKafka
+from streams.kafka.acls import apply_acls, role_acls
+from streams.kafka.admin import TopicState, check_topics, create_topics, describe
+from streams.kafka.probe import check_connection
+from streams.kafka.security import client_settings
+from streams.settings import Settings
+from streams.topology import Topology
 
 pass_ctx = click.make_pass_decorator(Context)
 
@@ -20,31 +28,60 @@ def kafka() -> None:
     """The project's local Kafka broker (KRaft, 127.0.0.1, jars fetched with Maven)."""
 
 
+_SECURE = click.option(
+    "--secure",
+    is_flag=True,
+    help="The SASL_SSL broker (SCRAM users, ACLs) on NEWSSTREAM_KAFKA_LOCAL_SECURE_PORT.",
+)
+
+
 @kafka.command("up")
+@_SECURE
 @pass_ctx
-def kafka_up(ctx: Context) -> None:
+def kafka_up(ctx: Context, secure: bool) -> None:
     """Fetch the jars if needed, format storage once, start the broker, wait until it answers.
 
+    With --secure: a TLS certificate from a CA of its own, SCRAM-SHA-512 users admin, crawler,
+    worker and sink, the topology's topics and each user's ACLs (docs/security.md).
     Starting an already running broker is harmless."""
     started = time.monotonic()
-    broker = ctx.local_kafka()
+    broker = ctx.local_kafka(secure=secure)
     broker.up()
+    if secure:
+        provision_secure(broker, ctx.settings, ctx.topology)
     click.echo(f"kafka answering on {broker.bootstrap} ({time.monotonic() - started:.1f}s)")
+    if secure:
+        click.echo('client settings: eval "$(newsstream kafka env --user worker)"')
+
+
+@kafka.command("env")
+@click.option("--user", default=ADMIN, show_default=True, type=click.Choice(USERS))
+@pass_ctx
+def kafka_env(ctx: Context, user: str) -> None:
+    """Print the `export NEWSSTREAM_KAFKA_...` lines of a client of the secure broker."""
+    broker = ctx.local_kafka(secure=True)
+    assert broker.secure_files is not None
+    if not broker.secure_files.password_file(user).is_file():
+        raise click.ClickException("no secure broker here yet: run `newsstream kafka up --secure`")
+    for name, value in broker.secure_files.client_env(user, broker.bootstrap).items():
+        click.echo(f"export {name}={shlex.quote(value)}")
 
 
 @kafka.command("down")
+@_SECURE
 @pass_ctx
-def kafka_down(ctx: Context) -> None:
+def kafka_down(ctx: Context, secure: bool) -> None:
     """Stop the local broker (SIGTERM, then SIGKILL after 30 s). Harmless when stopped."""
-    ctx.local_kafka().down()
+    ctx.local_kafka(secure=secure).down()
     click.echo("kafka stopped")
 
 
 @kafka.command("status")
+@_SECURE
 @pass_ctx
-def kafka_status(ctx: Context) -> None:
+def kafka_status(ctx: Context, secure: bool) -> None:
     """Print whether the local broker runs and answers; exit 1 when it does not answer."""
-    st = ctx.local_kafka().status()
+    st = ctx.local_kafka(secure=secure).status()
     click.echo(orjson.dumps(st.__dict__).decode())
     if not st.answering:
         raise SystemExit(1)
@@ -57,6 +94,19 @@ def kafka_fetch(ctx: Context) -> None:
     click.echo(f"jars in {ctx.local_kafka().fetch()}")
 
 
+def provision_secure(broker: LocalKafka, settings: Settings, topology: Topology) -> None:
+    """As admin on the secure broker: create the topology's topics, then every role's ACLs."""
+    assert broker.secure_files is not None
+    admin = client_settings(settings, broker.secure_files.client_env(ADMIN, broker.bootstrap))
+    asyncio.run(create_topics(admin, topology))
+    asyncio.run(apply_acls(admin, role_acls(topology, settings)))
+
+
+async def _describe(ctx: Context) -> list[TopicState]:
+    await check_connection(ctx.settings)
+    return await describe(ctx.settings, ctx.topology)
+
+
 @click.group()
 def topics() -> None:
     """The topics of streams.topology on the configured broker."""
@@ -66,9 +116,8 @@ def topics() -> None:
 @pass_ctx
 def topics_create(ctx: Context) -> None:
     """Create missing topics (idempotent) and check partition counts."""
-    bootstrap = ctx.settings.bootstrap()
-    created = asyncio.run(create_topics(bootstrap, ctx.topology))
-    asyncio.run(check_topics(bootstrap, ctx.topology, create=False))
+    created = asyncio.run(create_topics(ctx.settings, ctx.topology))
+    asyncio.run(check_topics(ctx.settings, ctx.topology, create=False))
     click.echo(f"{len(created)} created, {len(ctx.topology.topics)} topics in the topology OK")
 
 
@@ -86,11 +135,12 @@ def topics_flow(ctx: Context) -> None:
 @pass_ctx
 def topics_describe(ctx: Context) -> None:
     """Print every topology topic with its layout and its state on the broker."""
-    states = {s.name: s for s in asyncio.run(describe(ctx.settings.bootstrap(), ctx.topology))}
+    states = {s.name: s for s in asyncio.run(_describe(ctx))}
     for spec in ctx.topology:
         st = states[spec.name]
         found = "missing" if st.actual_partitions is None else f"{st.actual_partitions}p"
-        mark = "ok" if st.ok else "MISMATCH"
+        found = found if st.authorized else "no ACL"
+        mark = ("ok" if st.ok else "MISMATCH") if st.authorized else "-"
         click.echo(
             f"{spec.name:32} {spec.value:18} {spec.partitions}p on broker: {found:8} {mark:8} "
             f"{spec.description}"

@@ -11,6 +11,8 @@ State dir layout (``LocalKafkaConfig.home``)::
     logs/server.log     the broker's log4j2 log; logs/kafka.out is the JVM's stdout/stderr
     kafka.pid           pid of the running broker, which is also its process group id
     up.lock             held while one process starts or stops the broker
+    tls/, users/        with ``secure=True`` only: CA, broker certificate, SCRAM passwords
+                        (see streams/infra/_kafka_secure.py)
 """
 
 from __future__ import annotations
@@ -23,8 +25,10 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from streams.infra import _kafka_setup as setup
+from streams.infra._kafka_secure import SecureFiles
 from streams.infra._process import (
     cmdline_contains,
     is_alive,
@@ -33,6 +37,7 @@ from streams.infra._process import (
     stop_process_group,
     tail,
 )
+from streams.infra._tls import write_private
 from streams.infra.errors import LocalServiceError
 
 __all__ = ["KAFKA_VERSION", "KafkaStatus", "LocalKafka", "LocalKafkaConfig"]
@@ -61,6 +66,8 @@ class LocalKafkaConfig:
     message_max_bytes: int = 10 * 1024 * 1024
     heap: str = "512m"
     start_timeout_s: float = 90.0
+    # SASL_SSL (SCRAM-SHA-512) listener and ACLs instead of PLAINTEXT; see _kafka_secure.
+    secure: bool = False
 
 
 @dataclass(frozen=True)
@@ -86,6 +93,7 @@ class LocalKafka:
         self.pid_file = self.home / "kafka.pid"
         self._child: subprocess.Popen[bytes] | None = None
         self._log_marks: dict[str, int] = {}  # log sizes when the broker was spawned
+        self.secure_files = SecureFiles(self.home) if config.secure else None
 
     @property
     def bootstrap(self) -> str:
@@ -118,8 +126,14 @@ class LocalKafka:
     def _start(self, java: str, classpath: str) -> tuple[int, float]:
         """Format if needed, spawn, wait until answering; the pid and when formatting ended."""
         self._check_ports()
+        scram: tuple[str, ...] = ()
+        if self.secure_files is not None:
+            self.secure_files.prepare()
+            scram = tuple(self.secure_files.scram_format_args())
         self._write_properties()
-        if setup.format_storage(java, classpath, self.props_file, self.data_dir, self.log_dir):
+        if setup.format_storage(
+            java, classpath, self.props_file, self.data_dir, self.log_dir, scram
+        ):
             log.info("formatted KRaft storage in %s", self.data_dir)
         setup.remove_stale_lock(self.data_dir)
         formatted = time.monotonic()
@@ -163,8 +177,14 @@ class LocalKafka:
 
     def status(self) -> KafkaStatus:
         pid = self._our_pid()
-        answering = setup.answers_metadata(self.config.host, self.config.port, timeout_s=3.0)
+        answering = setup.answers_metadata(
+            self.config.host, self.config.port, timeout_s=3.0, client=self._probe_client()
+        )
         return KafkaStatus(pid is not None, pid, self.bootstrap, answering)
+
+    def _probe_client(self) -> dict[str, Any]:
+        """Security arguments of the start-up probe: the admin login on a secure broker."""
+        return {} if self.secure_files is None else dict(self.secure_files.admin_client_kwargs())
 
     def _forget_child(self) -> None:
         """Drop our handle on a broker we started once it has exited.
@@ -191,9 +211,10 @@ class LocalKafka:
 
     def _check_ports(self) -> None:
         cfg = self.config
+        kind = "SECURE_" if cfg.secure else ""
         for name, port, env in (
-            ("broker", cfg.port, "NEWSSTREAM_KAFKA_LOCAL_PORT"),
-            ("controller", cfg.controller_port, "NEWSSTREAM_KAFKA_LOCAL_CONTROLLER_PORT"),
+            ("broker", cfg.port, f"NEWSSTREAM_KAFKA_LOCAL_{kind}PORT"),
+            ("controller", cfg.controller_port, f"NEWSSTREAM_KAFKA_LOCAL_{kind}CONTROLLER_PORT"),
         ):
             if not port_is_free(cfg.host, port):
                 raise LocalServiceError(
@@ -214,8 +235,13 @@ class LocalKafka:
             data_dir=self.data_dir,
             partitions_default=cfg.partitions_default,
             message_max_bytes=cfg.message_max_bytes,
+            extra=(
+                None
+                if self.secure_files is None
+                else self.secure_files.server_settings(cfg.host, cfg.port, cfg.controller_port)
+            ),
         )
-        self.props_file.write_text(text)
+        write_private(self.props_file, text.encode())  # the secure broker's holds passwords
 
     def _spawn(self, java: str, classpath: str) -> int:
         heap = self.config.heap
@@ -253,7 +279,9 @@ class LocalKafka:
                     f"the local Kafka (pid {pid}) died during start; fix the cause below (see"
                     f" {self.log_dir}) and run again:\n{self._log_tail()}"
                 )
-            if setup.answers_metadata(self.config.host, self.config.port, timeout_s=5.0):
+            if setup.answers_metadata(
+                self.config.host, self.config.port, timeout_s=5.0, client=self._probe_client()
+            ):
                 return
             if time.monotonic() > deadline:
                 raise LocalServiceError(

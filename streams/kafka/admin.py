@@ -3,7 +3,9 @@
 ``create_topics`` is idempotent: existing topics are left alone (their configs are not
 rewritten). ``check_topics`` is what workers run before they start: a topic with a different
 partition count than the topology says would split article ids differently from the data
-already on the broker, so workers refuse to start and say how to fix it.
+already on the broker, so workers refuse to start and say how to fix it. A topic this principal
+may not describe (no ACL) is neither created nor checked: a process checks what it can see,
+and the ACLs of its own topics are checked at start (``streams.kafka.probe``).
 """
 
 from __future__ import annotations
@@ -17,47 +19,60 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError
 
 from streams.errors import TopologyError
+from streams.kafka.security import aiokafka_kwargs
+from streams.settings import Settings
 from streams.topology import Topology
 
 log = logging.getLogger(__name__)
 
 TOPIC_ALREADY_EXISTS = 36
+TOPIC_AUTHORIZATION_FAILED = 29
 
 
 @dataclass(frozen=True)
 class TopicState:
     name: str
     expected_partitions: int
-    actual_partitions: int | None  # None: missing on the broker
+    actual_partitions: int | None  # None: missing on the broker, or not authorized
+    authorized: bool = True  # False: this principal has no ACL to describe it
 
     @property
     def ok(self) -> bool:
         return self.actual_partitions == self.expected_partitions
 
+    @property
+    def missing(self) -> bool:
+        return self.authorized and self.actual_partitions is None
 
-def _admin(bootstrap: str) -> AIOKafkaAdminClient:
-    return AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15000)
+
+def _admin(settings: Settings) -> AIOKafkaAdminClient:
+    return AIOKafkaAdminClient(**aiokafka_kwargs(settings), request_timeout_ms=15000)
 
 
-async def describe(bootstrap: str, topology: Topology) -> list[TopicState]:
-    admin = _admin(bootstrap)
+async def describe(settings: Settings, topology: Topology) -> list[TopicState]:
+    admin = _admin(settings)
     await admin.start()
     try:
         found: dict[str, int] = {}
+        refused: set[str] = set()
         for t in await admin.describe_topics([s.name for s in topology]):
             if t["error_code"] == 0:
                 found[t["topic"]] = len(t["partitions"])
+            elif t["error_code"] == TOPIC_AUTHORIZATION_FAILED:
+                refused.add(t["topic"])
     finally:
         await admin.close()
-    return [TopicState(s.name, s.partitions, found.get(s.name)) for s in topology]
+    return [
+        TopicState(s.name, s.partitions, found.get(s.name), s.name not in refused) for s in topology
+    ]
 
 
-async def create_topics(bootstrap: str, topology: Topology) -> list[str]:
+async def create_topics(settings: Settings, topology: Topology) -> list[str]:
     """Create missing topics; return the names created. Existing ones are left alone."""
-    missing = [s for s in await describe(bootstrap, topology) if s.actual_partitions is None]
+    missing = [s for s in await describe(settings, topology) if s.missing]
     if not missing:
         return []
-    admin = _admin(bootstrap)
+    admin = _admin(settings)
     await admin.start()
     try:
         new = [
@@ -110,17 +125,22 @@ def _single_node(cluster: dict[str, Any]) -> bool:
     return len(cluster.get("brokers", [])) < 3
 
 
-async def check_topics(bootstrap: str, topology: Topology, *, create: bool = True) -> None:
-    """Make sure every topic exists with the expected partition count, or raise TopologyError."""
+async def check_topics(settings: Settings, topology: Topology, *, create: bool = True) -> None:
+    """Make sure every topic this principal may describe exists with the expected partition
+    count, or raise TopologyError."""
     if create:
-        await create_topics(bootstrap, topology)
-    states = await describe(bootstrap, topology)
-    missing = [s.name for s in states if s.actual_partitions is None]
+        await create_topics(settings, topology)
+    states = await describe(settings, topology)
+    missing = [s.name for s in states if s.missing]
     if missing:
         raise TopologyError(
-            f"topics missing on {bootstrap}: {', '.join(missing)}; run `newsstream topics create`"
+            f"topics missing on {settings.bootstrap()}: {', '.join(missing)}; run"
+            " `newsstream topics create`"
         )
-    wrong = [s for s in states if not s.ok]
+    hidden = [s.name for s in states if not s.authorized]
+    if hidden:
+        log.info("not checked, no ACL to describe them (fine if unused): %s", ", ".join(hidden))
+    wrong = [s for s in states if s.authorized and not s.ok]
     if wrong:
         detail = "; ".join(
             f"{s.name} has {s.actual_partitions} partitions, topology expects "

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from streams.kafka.security import aiokafka_kwargs
 from streams.settings import Settings
 
 
 def make_producer(settings: Settings) -> AIOKafkaProducer:
     compression = None if settings.producer_compression == "none" else "gzip"
     return AIOKafkaProducer(
-        bootstrap_servers=settings.bootstrap(),
+        **aiokafka_kwargs(settings),
         acks="all",
         enable_idempotence=True,
         linger_ms=settings.producer_linger_ms,
@@ -30,7 +31,7 @@ def make_consumer(
 ) -> AIOKafkaConsumer:
     return AIOKafkaConsumer(
         *topics,
-        bootstrap_servers=settings.bootstrap(),
+        **aiokafka_kwargs(settings),
         group_id=group,
         enable_auto_commit=False,
         auto_offset_reset="earliest" if from_beginning else "latest",

@@ -14,16 +14,25 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
+from streams.kafka.security import aiokafka_kwargs
 from streams.metrics import CONSUMER_LAG
+from streams.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
+def _client_kwargs(settings: Settings | str) -> dict[str, object]:
+    # A bare bootstrap string is a PLAINTEXT broker (callers not yet passing their settings).
+    if isinstance(settings, str):
+        return {"bootstrap_servers": settings}
+    return aiokafka_kwargs(settings)
+
+
 async def measure_lag(
-    bootstrap: str, group: str, topics: Sequence[str]
+    settings: Settings | str, group: str, topics: Sequence[str]
 ) -> dict[TopicPartition, int]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+    admin = AIOKafkaAdminClient(**_client_kwargs(settings))
+    consumer = AIOKafkaConsumer(**_client_kwargs(settings), group_id=None)
     await admin.start()
     await consumer.start()
     try:
@@ -52,12 +61,12 @@ async def measure_lag(
 
 
 async def report_lag_forever(
-    bootstrap: str, group: str, topics: Sequence[str], interval_s: float = 15.0
+    settings: Settings | str, group: str, topics: Sequence[str], interval_s: float = 15.0
 ) -> None:
     """Update ``newsstream_consumer_lag`` every ``interval_s``; errors are logged, not raised."""
     while True:
         try:
-            for tp, lag in (await measure_lag(bootstrap, group, topics)).items():
+            for tp, lag in (await measure_lag(settings, group, topics)).items():
                 CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(lag)
         except (KafkaError, OSError) as exc:
             log.warning("lag measurement failed: %s", exc)

@@ -103,7 +103,8 @@ def run_all(ctx: object, settings: Settings, topology: object, *, demo: bool) ->
     signal.signal(signal.SIGINT, on_signal)
     with local_services(ctx, settings) as env:
         bootstrap = env["NEWSSTREAM_KAFKA_BOOTSTRAP"]
-        asyncio.run(check_topics(bootstrap, topology, create=True))
+        local = settings.model_copy(update={"kafka_bootstrap": bootstrap})
+        asyncio.run(check_topics(local, topology, create=True))
         port = settings.metrics_port
         crawl_args = ["crawl", "--demo"] if demo else ["crawl"]
         children = [

@@ -118,7 +118,7 @@ class Sink:
     async def run(self) -> None:
         await self.consumer.start()
         lag = asyncio.create_task(
-            report_lag_forever(self.settings.bootstrap(), self.group, [ARTICLES, DUPLICATES])
+            report_lag_forever(self.settings, self.group, [ARTICLES, DUPLICATES])
         )
         try:
             await self._connect_early()

@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 
 def run_worker(settings: Settings, topology: Topology, stages: Iterable[str]) -> None:
     """Run until SIGINT/SIGTERM. Refuses to start (TopologyError) on mismatched topics."""
-    asyncio.run(check_topics(settings.bootstrap(), topology, create=True))
+    asyncio.run(check_topics(settings, topology, create=True))
     server = serve_metrics(settings.metrics_host, settings.metrics_port, pending=("worker",))
     log.info("metrics on http://%s:%d/metrics", *server.server_address[:2])
     # asyncio.run() above leaves no current loop; faust expects one to exist.
