@@ -9,7 +9,8 @@ One request walks these steps:
 5. status, Content-Type and Content-Length are judged before the body is read;
 6. the body is read in chunks under the wire and decompression caps (:mod:`streams.crawl.body`).
 
-The whole walk runs under ``total_timeout_s``. ``fetch`` never raises for network trouble.
+The whole walk runs under ``total_timeout_s``. ``fetch`` never raises for network trouble;
+where a failure happens, the result says whether asking again may help (``transient``).
 """
 
 from __future__ import annotations
@@ -102,6 +103,9 @@ class FetchResult:
     body: bytes
     fetched_at: datetime
     elapsed_s: float
+    # May asking again give a different answer? Set where the failure happens: timeouts,
+    # connection and payload errors, 5xx and 429. Refusals (4xx, blocked, caps) are final.
+    transient: bool = False
 
     @property
     def ok(self) -> bool:
@@ -119,7 +123,9 @@ class _Trail:
     status: int | None = None
     headers: dict[str, str] = field(default_factory=dict)
 
-    def result(self, outcome: Outcome, reason: str | None, body: bytes = b"") -> FetchResult:
+    def result(
+        self, outcome: Outcome, reason: str | None, body: bytes = b"", *, transient: bool = False
+    ) -> FetchResult:
         return FetchResult(
             url=self.url,
             final_url=self.hops[-1] if self.hops else self.url,
@@ -131,6 +137,7 @@ class _Trail:
             body=body,
             fetched_at=self.fetched_at,
             elapsed_s=time.monotonic() - self.started,
+            transient=transient,
         )
 
 
@@ -207,13 +214,18 @@ class Fetcher:
             async with asyncio.timeout(self.policy.total_timeout_s):
                 return await self._walk(trail, kind, headers)
         except TimeoutError as exc:
-            return trail.result("timeout", _timeout_reason(exc))
+            return trail.result("timeout", _timeout_reason(exc), transient=True)
         except aiohttp.ClientError as exc:
             blocked = find_blocked(exc)
             if blocked is not None:
                 return trail.result("blocked", blocked.reason)
-            return trail.result("error", f"{type(exc).__name__}: {exc}")
-        except (OSError, ValueError) as exc:
+            # The network or the server hiccupped (refused, reset, disconnected, truncated
+            # body); other client errors (bad URL, bad headers) would fail the same way again.
+            hiccup = isinstance(exc, aiohttp.ClientConnectionError | aiohttp.ClientPayloadError)
+            return trail.result("error", f"{type(exc).__name__}: {exc}", transient=hiccup)
+        except OSError as exc:  # a socket error aiohttp did not wrap: also the network's
+            return trail.result("error", f"{type(exc).__name__}: {exc}", transient=True)
+        except ValueError as exc:
             return trail.result("error", f"{type(exc).__name__}: {exc}")
 
     async def _walk(self, trail: _Trail, kind: Kind, headers: dict[str, str]) -> FetchResult:
@@ -258,7 +270,9 @@ class Fetcher:
         if refusal is not None:
             if refusal[0] == "too_large":
                 resp.close()  # drop the connection rather than drain a body we will not read
-            return trail.result(*refusal)
+            # 5xx and 429 ("slow down") may pass; any other status will not change by asking.
+            retry = refusal[0] == "http_error" and (resp.status >= 500 or resp.status == 429)
+            return trail.result(*refusal, transient=retry)
         try:
             body = await read_capped(
                 resp.content.iter_chunked(CHUNK_SIZE),

@@ -37,14 +37,6 @@ from streams.metrics import (
 
 log = logging.getLogger(__name__)
 
-# aiohttp/OS errors that mean "the network or the server hiccupped" (fetch.py reports them
-# as "<ExceptionName>: message"); other "error" reasons (too many redirects, bad encoding,
-# corrupt gzip) would fail the same way again.
-_TRANSIENT_ERRORS = (
-    "ClientConnectorError", "ClientConnectionError", "ClientOSError", "ClientPayloadError",
-    "ServerDisconnectedError", "ServerTimeoutError", "ConnectionResetError",
-    "ConnectionRefusedError", "ConnectionError", "OSError",
-)  # fmt: skip
 _PAUSE_STATUSES = (429, 503)
 
 
@@ -62,14 +54,9 @@ def count_fetch(result: FetchResult) -> None:
 
 
 def is_transient(result: FetchResult) -> bool:
-    """May asking again give a different answer? Only for timeouts, network errors, 5xx, 429."""
-    if result.outcome == "timeout":
-        return True
-    if result.outcome == "http_error" and result.status is not None:
-        return result.status >= 500 or result.status == 429
-    if result.outcome == "error" and result.reason:
-        return result.reason.split(":", 1)[0] in _TRANSIENT_ERRORS
-    return False
+    """May asking again give a different answer? Timeouts, network errors, 5xx and 429: the
+    Fetcher decides where the failure happens (``FetchResult.transient``)."""
+    return result.transient
 
 
 def refused(url: str, outcome: Outcome, reason: str) -> FetchResult:

@@ -116,20 +116,25 @@ async def test_idle_hosts_are_forgotten() -> None:
     assert len(hosts) <= 2
 
 
-def _result(outcome: Outcome, status: int | None = None, reason: str | None = None) -> FetchResult:
+def _result(
+    outcome: Outcome, status: int | None = None, reason: str | None = None, *, flag: bool = False
+) -> FetchResult:
     now = datetime.now(UTC)
-    return FetchResult("u", "u", (), status, outcome, reason, {}, b"", now, 0.0)
+    return FetchResult("u", "u", (), status, outcome, reason, {}, b"", now, 0.0, flag)
 
 
+# Transience is the Fetcher's typed verdict (set where the failure happens, tested in
+# test_crawl_fetch.py); the polite layer and the poller only read it, never the reason text.
 @pytest.mark.parametrize(
     ("result", "transient"),
     [
-        (_result("timeout", reason="read"), True),
-        (_result("error", reason="ClientConnectorError: refused"), True),
-        (_result("error", reason="ServerDisconnectedError: gone"), True),
-        (_result("http_error", 500, "status_500"), True),
-        (_result("http_error", 503, "status_503"), True),
-        (_result("http_error", 429, "status_429"), True),
+        (_result("timeout", reason="read", flag=True), True),
+        (_result("error", reason="ClientConnectorError: refused", flag=True), True),
+        (_result("error", reason="ServerDisconnectedError: gone", flag=True), True),
+        (_result("error", reason="ClientConnectorError: refused"), False),  # text is not read
+        (_result("http_error", 500, "status_500", flag=True), True),
+        (_result("http_error", 503, "status_503", flag=True), True),
+        (_result("http_error", 429, "status_429", flag=True), True),
         (_result("http_error", 404, "status_404"), False),
         (_result("http_error", 403, "status_403"), False),
         (_result("blocked", reason="loopback"), False),
