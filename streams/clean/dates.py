@@ -1,17 +1,23 @@
 """Publication dates from page metadata, the URL and visible text (uk/ru/en), and reconciliation.
 
 Metadata is tried in order of how often publishers get it right: JSON-LD ``datePublished``,
-``article:published_time``-style meta tags, ``<time datetime>``, then a date in the URL path,
-then a date written out in the text. Naive times are taken as UTC. No date is ever in the future.
+``article:published_time``-style meta tags, ``<time datetime>``, then a date in the URL path.
+A page with none of these goes to htmldate's heuristics (which date belongs to the article, not
+to the header's "today" or a sidebar), and only then to the first date written out in the text.
+htmldate knows no Ukrainian months and guesses 1 January from a bare year, so our text rules
+override such a guess. Naive times are taken as UTC. No date is ever in the future.
+Measured against htmldate alone in bench/libraries.py; figures in docs/libraries.md.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
+from htmldate import find_date
 from selectolax.lexbor import LexborHTMLParser
 
 __all__ = [
@@ -54,6 +60,11 @@ _MONTH_DAY_YEAR = re.compile(
 _CLOCK = re.compile(r"^\D{0,5}([0-2]?\d):([0-5]\d)")
 # A page date more than this after the fetch time is a clock or parsing error, not news.
 _CLOCK_SKEW = timedelta(minutes=5)
+# Placeholders such as "0001-01-01T00:00:00" are not dates; 1995 is htmldate's own lower bound
+# (the first news sites).
+_EARLIEST_YEAR = 1995
+# htmldate logs every page it cannot date at WARNING; a missing date is normal, not news.
+logging.getLogger("htmldate").setLevel(logging.ERROR)
 
 
 def parse_date(value: str) -> datetime | None:
@@ -68,15 +79,40 @@ def parse_date(value: str) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def date_from_html(tree: LexborHTMLParser, url: str | None = None) -> datetime | None:
-    for candidate in _metadata_dates(tree):
-        parsed = parse_date(candidate)
-        if parsed is not None:
-            return parsed
-    found = date_from_url(url) if url else None
-    if found is None and tree.body is not None:
-        found = date_from_text(tree.body.text(separator="\n")[:20000])
-    return found
+def date_from_html(
+    tree: LexborHTMLParser, url: str | None = None, *, guess: bool = True
+) -> datetime | None:
+    """The page's publication date. htmldate picks the day; our metadata supplies the time and
+    zone when it names the same day; our text rules win over htmldate's bare-year guess.
+    ``guess=False`` is our rules alone (metadata, URL, text): several times faster, less right."""
+    meta = next(filter(None, map(parse_date, _metadata_dates(tree))), None)
+    meta = meta if meta is not None and meta.year >= _EARLIEST_YEAR else None
+    text = date_from_text(tree.body.text(separator="\n")[:20000]) if tree.body else None
+    found = meta or (date_from_url(url) if url else None)
+    # A page whose own metadata lies in the future (embargo, broken clock) gets no guessed
+    # date either: the caller drops it and falls back to the feed's date or the fetch time.
+    if not guess or (meta is not None and meta > datetime.now(UTC)):
+        return found or text
+    guessed = _htmldate(tree, url)
+    if guessed is None:
+        return found or text
+    if text is not None and _year_only(guessed, text):
+        guessed = text
+    return found if found is not None and found.date() == guessed.date() else guessed
+
+
+def _htmldate(tree: LexborHTMLParser, url: str | None) -> datetime | None:
+    """htmldate's choice among the dates of the page (a day, no time)."""
+    found = find_date(tree.html or "", extensive_search=True, original_date=True, url=url)
+    if not found:
+        return None
+    day = date.fromisoformat(found)
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+def _year_only(guessed: datetime, text: datetime) -> bool:
+    """htmldate's fallback for a bare year is 1 January; our text rule read the whole date."""
+    return (guessed.month, guessed.day) == (1, 1) and text.year == guessed.year
 
 
 def _metadata_dates(tree: LexborHTMLParser) -> Iterator[str]:
