@@ -333,15 +333,20 @@ def test_compose_scrape_targets_are_compose_services(services: dict[str, dict[st
 def _newsstream_env_keys() -> dict[str, set[str]]:
     """NEWSSTREAM_* variables set by each deployment file."""
     keys: dict[str, set[str]] = {}
-    for svc_name, svc in _load_yaml(COMPOSE)["services"].items():
-        for key in svc.get("environment") or {}:
-            keys.setdefault(key, set()).add(f"docker-compose.yml:{svc_name}")
+    for compose_file in (COMPOSE, ROOT / "docker-compose.sasl.yml"):
+        for svc_name, svc in _load_yaml(compose_file)["services"].items():
+            for key in svc.get("environment") or {}:
+                keys.setdefault(key, set()).add(f"{compose_file.name}:{svc_name}")
     for path in sorted(K8S_DIR.glob("*.yaml")):
         with path.open(encoding="utf-8") as handle:
             for doc in yaml.safe_load_all(handle):
                 if doc and doc.get("kind") in {"ConfigMap", "Secret"}:
                     for key in {**doc.get("data", {}), **doc.get("stringData", {})}:
                         keys.setdefault(key, set()).add(path.name)
+                if doc and doc.get("kind") in {"Deployment", "Job"}:
+                    for container in doc["spec"]["template"]["spec"]["containers"]:
+                        for entry in container.get("env", []):
+                            keys.setdefault(entry["name"], set()).add(path.name)
     for key in re.findall(r"\b(NEWSSTREAM_[A-Z_]+)=", DOCKERFILE.read_text(encoding="utf-8")):
         keys.setdefault(key, set()).add("Dockerfile")
     return {k: v for k, v in keys.items() if k.startswith("NEWSSTREAM_")}
