@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     kafka_local_secure_controller_port: int = Field(
         default=19095, description="KRaft controller port of `kafka up --secure`"
     )
+    kafka_local_secure_mtls_port: int = Field(
+        default=19096, description="mutual-TLS port of `kafka up --secure`"
+    )
     # Client security, named after the Kafka client properties (security.protocol, ...).
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
         default="PLAINTEXT", description="security.protocol of every Kafka client"

@@ -37,6 +37,7 @@ class Context:
                     else s.kafka_local_controller_port
                 ),
                 secure=secure,
+                mtls_port=s.kafka_local_secure_mtls_port,
                 partitions_default=s.topic_partitions,
                 message_max_bytes=s.max_request_bytes,
                 heap=s.kafka_local_heap,

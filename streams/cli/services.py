@@ -56,14 +56,17 @@ def kafka_up(ctx: Context, secure: bool) -> None:
 
 @kafka.command("env")
 @click.option("--user", default=ADMIN, show_default=True, type=click.Choice(USERS))
+@click.option("--mtls", is_flag=True, help="Log in with the user's client certificate instead.")
 @pass_ctx
-def kafka_env(ctx: Context, user: str) -> None:
+def kafka_env(ctx: Context, user: str, mtls: bool) -> None:
     """Print the `export NEWSSTREAM_KAFKA_...` lines of a client of the secure broker."""
     broker = ctx.local_kafka(secure=True)
-    assert broker.secure_files is not None
-    if not broker.secure_files.password_file(user).is_file():
+    files = broker.secure_files
+    assert files is not None
+    if not files.client_pem(user).is_file():
         raise click.ClickException("no secure broker here yet: run `newsstream kafka up --secure`")
-    for name, value in broker.secure_files.client_env(user, broker.bootstrap).items():
+    bootstrap = broker.mtls_bootstrap if mtls else broker.bootstrap
+    for name, value in files.client_env(user, bootstrap, mtls=mtls).items():
         click.echo(f"export {name}={shlex.quote(value)}")
 
 

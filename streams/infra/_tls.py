@@ -83,8 +83,9 @@ def make_ca(cert_path: Path, key_path: Path) -> None:
 def make_server_cert(
     ca_cert_path: Path, ca_key_path: Path, out_path: Path, hosts: tuple[str, ...]
 ) -> None:
-    """A server certificate for ``hosts`` (DNS names or IP addresses), signed by the CA, written
-    as one PEM file: the PKCS#8 key, then the certificate chain (Kafka's PEM key store)."""
+    """A certificate for ``hosts`` (DNS names or IP addresses; the first is also its CN), signed
+    by the CA, for TLS servers and clients, written as one PEM file: the PKCS#8 key, then the
+    certificate chain (Kafka's PEM key store; Python and librdkafka read it as it is)."""
     ca_cert = x509.load_pem_x509_certificate(ca_cert_path.read_bytes())
     ca_key = serialization.load_pem_private_key(ca_key_path.read_bytes(), password=None)
     if not isinstance(ca_key, ec.EllipticCurvePrivateKey):

@@ -66,8 +66,10 @@ class LocalKafkaConfig:
     message_max_bytes: int = 10 * 1024 * 1024
     heap: str = "512m"
     start_timeout_s: float = 90.0
-    # SASL_SSL (SCRAM-SHA-512) listener and ACLs instead of PLAINTEXT; see _kafka_secure.
+    # SASL_SSL (SCRAM-SHA-512) and mutual-TLS listeners and ACLs instead of PLAINTEXT; see
+    # _kafka_secure. mtls_port: the mutual-TLS listener's port (default: port + 2).
     secure: bool = False
+    mtls_port: int | None = None
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,11 @@ class LocalKafka:
     @property
     def bootstrap(self) -> str:
         return f"{self.config.host}:{self.config.port}"
+
+    @property
+    def mtls_bootstrap(self) -> str:
+        """The mutual-TLS listener of a secure broker."""
+        return f"{self.config.host}:{self.config.mtls_port or self.config.port + 2}"
 
     def fetch(self) -> Path:
         """Download the broker's jars unless cached; returns the directory holding them."""
@@ -212,10 +219,14 @@ class LocalKafka:
     def _check_ports(self) -> None:
         cfg = self.config
         kind = "SECURE_" if cfg.secure else ""
-        for name, port, env in (
+        ports = [
             ("broker", cfg.port, f"NEWSSTREAM_KAFKA_LOCAL_{kind}PORT"),
             ("controller", cfg.controller_port, f"NEWSSTREAM_KAFKA_LOCAL_{kind}CONTROLLER_PORT"),
-        ):
+        ]
+        if cfg.secure:
+            port = int(self.mtls_bootstrap.rpartition(":")[2])
+            ports.append(("mTLS", port, "NEWSSTREAM_KAFKA_LOCAL_SECURE_MTLS_PORT"))
+        for name, port, env in ports:
             if not port_is_free(cfg.host, port):
                 raise LocalServiceError(
                     f"cannot start the local Kafka: {name} port {port} on {cfg.host} is already"
@@ -238,7 +249,12 @@ class LocalKafka:
             extra=(
                 None
                 if self.secure_files is None
-                else self.secure_files.server_settings(cfg.host, cfg.port, cfg.controller_port)
+                else self.secure_files.server_settings(
+                    cfg.host,
+                    cfg.port,
+                    cfg.controller_port,
+                    int(self.mtls_bootstrap.rpartition(":")[2]),
+                )
             ),
         )
         write_private(self.props_file, text.encode())  # the secure broker's holds passwords
