@@ -354,7 +354,7 @@ def run_end_to_end(bulk: list[RawPage], held: list[RawPage], linger_ms: int) -> 
         settings = load_settings(kafka_bootstrap=bootstrap, consumer_group=group,
                                  state_dir=Path(state), producer_linger_ms=0)  # fmt: skip
         topology = build_topology(settings, load_taxonomy().topic_names())
-        asyncio.run(check_topics(bootstrap, topology, create=True))
+        asyncio.run(check_topics(settings, topology, create=True))
         asyncio.run(start_group_at_end(settings, topology))
         procs: list[subprocess.Popen[bytes]] = []
         log = Path(state) / "worker.log"

@@ -139,7 +139,7 @@ async def run_kafka(dsn: str, n: int, home: Path) -> None:
     kafka.up()
     try:
         settings = load_settings(kafka_bootstrap=kafka.bootstrap, state_dir=home / "state")
-        await check_topics(kafka.bootstrap, build_topology(settings, load_taxonomy().topic_names()))
+        await check_topics(settings, build_topology(settings, load_taxonomy().topic_names()))
         rng = random.Random(7)
         producer = make_producer(settings)
         await producer.start()

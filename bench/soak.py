@@ -130,7 +130,7 @@ def main() -> None:
         }
         settings = load_settings(**{k[11:].lower(): v for k, v in env.items()})
         topology = build_topology(settings, load_taxonomy().topic_names())
-        asyncio.run(check_topics(bootstrap, topology, create=True))
+        asyncio.run(check_topics(settings, topology, create=True))
         log = (Path(tmp) / "worker.log").open("wb")
         worker = subprocess.Popen(
             [sys.executable, "-m", "streams", "worker"],

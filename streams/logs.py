@@ -55,11 +55,14 @@ def logging_dict(level: int | str, fmt: str = "text") -> dict[str, Any]:
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {"newsstream": formatter},
+        # Kafka client chatter is held back during a broker outage (streams/kafka/outage.py).
+        "filters": {"kafka_outage": {"()": "streams.kafka.outage.OutageFilter"}},
         "handlers": {
             "default": {
                 "class": "logging.StreamHandler",
                 "formatter": "newsstream",
                 "stream": "ext://sys.stderr",
+                "filters": ["kafka_outage"],
             }
         },
         "root": {"level": level, "handlers": ["default"]},

@@ -42,6 +42,9 @@ END_TO_END = Histogram(
 FETCHES = Counter("newsstream_fetch", "Fetch attempts by outcome", ["outcome"])
 FETCH_BLOCKED = Counter("newsstream_fetch_blocked", "Fetches refused by safety policy", ["reason"])
 FETCH_BYTES = Counter("newsstream_fetch_bytes", "Body bytes received")
+ROBOTS_FETCHES = Counter(
+    "newsstream_fetch_robots", "robots.txt fetches (not in newsstream_fetch_total)", ["outcome"]
+)
 FETCH_SECONDS = Histogram(
     "newsstream_fetch_duration_seconds",
     "Fetch duration including redirects",
@@ -99,6 +102,15 @@ SINK_WRITE_SECONDS = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10),
 )
 SINK_UP = Gauge("newsstream_sink_database_up", "1 while the sink holds a working connection")
+BROKER_UP = Gauge("newsstream_kafka_up", "1 while this process can reach a Kafka bootstrap server")
+BROKER_OUTAGE = Gauge(
+    "newsstream_kafka_outage_seconds", "How long the current Kafka outage has lasted (0 if none)"
+)
+LOG_LINES_MUTED = Counter(
+    "newsstream_kafka_log_lines_muted",
+    "Kafka client log lines held back during a broker outage (summarised instead)",
+    ["logger"],
+)
 ARTICLES_STORED = Counter(
     "newsstream_articles_stored",
     "New or revised articles stored, per desk topic (none: no topic) and language bucket",

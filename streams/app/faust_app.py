@@ -118,7 +118,7 @@ def create_app(
     inputs = [agent.channel.topics[0] for agent in app.agents.values()]
 
     async def lag_reporter() -> None:
-        await report_lag_forever(settings.bootstrap(), settings.consumer_group, inputs)
+        await report_lag_forever(settings, settings.consumer_group, inputs)
 
     app.task(lag_reporter)
 

@@ -26,20 +26,13 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 from urllib.parse import quote, unquote, urlsplit
 
-from prometheus_client import Counter
-
 from streams.crawl.fetch import Fetcher, FetchResult
+from streams.metrics import ROBOTS_FETCHES
 
 _DAY_S = 24 * 3600.0  # RFC 9309 2.4: do not use a cached robots.txt for more than 24 hours
 _ERROR_TTL_S = 600.0
 _MAX_ORIGINS = 10_000  # keeps memory flat over a long crawl of many hosts
 _SAFE = "/?=&;:@!$'()*+,~-._"
-
-# Its home is streams.metrics beside the other fetch counters; it sits here only because that
-# module was being edited elsewhere when it was added. Move it there.
-ROBOTS_FETCHES = Counter(
-    "newsstream_fetch_robots", "robots.txt fetches (not in newsstream_fetch_total)", ["outcome"]
-)
 
 
 def _normalise(path: str) -> str:

@@ -17,6 +17,7 @@ from streams.crawl.hosts import Politeness
 from streams.crawl.schedule import ScheduleConfig, SourceSchedule
 from streams.crawl.seen import SeenStore
 from streams.crawl.sources import Source, load_sources
+from streams.kafka.outage import BrokerWatch
 from streams.kafka.producer import DurableProducer
 from streams.processes.poll import Crawler, CrawlLimits, PollStats
 from streams.settings import Settings
@@ -101,12 +102,14 @@ async def _loop(
     limits = CrawlLimits.from_settings(settings)
     async with Fetcher(FetchPolicy.from_settings(settings, allow)) as fetcher:
         crawler = Crawler(settings, fetcher, output, seen, politeness=politeness, limits=limits)
+        watch = asyncio.create_task(BrokerWatch(settings.bootstrap()).run_forever())
         try:
             if once:
                 _warn_unreachable(await crawl_round(crawler, sources, schedule))
                 return
             await _forever(crawler, schedule, sources, stop)
         finally:
+            watch.cancel()
             await output.stop()
 
 

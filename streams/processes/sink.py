@@ -28,8 +28,9 @@ from aiokafka.errors import KafkaError
 from streams.errors import MalformedRecord
 from streams.health import HEALTH
 from streams.kafka.clients import make_consumer
-from streams.kafka.deadletter import dead_letter
+from streams.kafka.deadletter import dead_letter, replays_of
 from streams.kafka.lag import report_lag_forever
+from streams.kafka.outage import BrokerWatch
 from streams.kafka.producer import DurableProducer
 from streams.metrics import (
     DEAD_LETTERS,
@@ -58,7 +59,15 @@ def _origin(msg: Message) -> SourceRef:
 def _letter(msg: Message, reason: str, error: str) -> Emit:
     DEAD_LETTERS.labels(STAGE, reason).inc()
     RECORDS.labels(STAGE, "dead_letter").inc()
-    return dead_letter(STAGE, reason, error, msg.key, msg.value or b"", _origin(msg))
+    return dead_letter(
+        STAGE,
+        reason,
+        error,
+        msg.key,
+        msg.value or b"",
+        _origin(msg),
+        replays=replays_of(msg.headers),
+    )
 
 
 @dataclass(frozen=True)
@@ -120,6 +129,7 @@ class Sink:
         lag = asyncio.create_task(
             report_lag_forever(self.settings, self.group, [ARTICLES, DUPLICATES])
         )
+        watch = asyncio.create_task(BrokerWatch(self.settings.bootstrap()).run_forever())
         try:
             await self._connect_early()
             while not self.stop.is_set():
@@ -133,6 +143,7 @@ class Sink:
                     await self._commit()
         finally:
             lag.cancel()
+            watch.cancel()
             await self._close()
             await self.consumer.stop()
             await self.output.stop()

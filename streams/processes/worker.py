@@ -12,6 +12,7 @@ import faust
 from streams.app.faust_app import create_app
 from streams.health import HEALTH, heartbeat_forever
 from streams.kafka.admin import check_topics
+from streams.kafka.outage import BrokerWatch
 from streams.logs import logging_dict
 from streams.metrics import serve_metrics
 from streams.settings import Settings
@@ -31,7 +32,7 @@ def run_worker(settings: Settings, topology: Topology, stages: Iterable[str]) ->
     # faust creates its data dir without parents: a fresh state dir would stop the worker.
     (settings.state_dir / "faust").mkdir(parents=True, exist_ok=True)
     app = create_app(settings, topology, stages)
-    _report_health(app)
+    _report_health(app, settings.bootstrap())
     worker = faust.Worker(
         app,
         loglevel=settings.log_level,
@@ -42,9 +43,10 @@ def run_worker(settings: Settings, topology: Topology, stages: Iterable[str]) ->
     worker.execute_from_commandline()
 
 
-def _report_health(app: faust.App) -> None:
+def _report_health(app: faust.App, bootstrap: str) -> None:
     """/readyz: ready once the group has assigned this worker its partitions (none is fine: an
-    idle standby is healthy). /healthz: a task on the worker's loop keeps beating."""
+    idle standby is healthy) and while the broker answers (streams/kafka/outage.py). /healthz:
+    a task on the worker's loop keeps beating."""
     HEALTH.set_ready("worker", False, "joining the consumer group")
 
     def assigned(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
@@ -54,5 +56,9 @@ def _report_health(app: faust.App) -> None:
     async def beat() -> None:
         await heartbeat_forever("worker")
 
+    async def watch_broker() -> None:
+        await BrokerWatch(bootstrap).run_forever()
+
     app.on_partitions_assigned.connect(assigned)
     app.task(beat)
+    app.task(watch_broker)

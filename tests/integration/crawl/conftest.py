@@ -69,4 +69,4 @@ def crawl_topics(stream_settings: Settings) -> None:
     from streams.kafka.admin import check_topics
     from streams.topology import build_topology
 
-    asyncio.run(check_topics(stream_settings.bootstrap(), build_topology(stream_settings, [])))
+    asyncio.run(check_topics(stream_settings, build_topology(stream_settings, [])))

@@ -48,7 +48,7 @@ def stream_topology(stream_settings: Settings) -> Topology:
     from streams.classify import load_taxonomy
 
     topo = build_topology(stream_settings, load_taxonomy().topic_names())
-    asyncio.run(check_topics(stream_settings.bootstrap(), topo, create=True))
+    asyncio.run(check_topics(stream_settings, topo, create=True))
     return topo
 
 
