@@ -23,13 +23,14 @@ install: $(STAMP)  ## create .venv and install newsstream with its dev tools
 tools/asyncapi/node_modules/.package-lock.json: tools/asyncapi/package.json tools/asyncapi/package-lock.json
 	cd tools/asyncapi && npm ci --no-audit --no-fund --loglevel=error
 
-tools: install tools/asyncapi/node_modules/.package-lock.json  ## Kafka jars, AsyncAPI parser, prometheus, kcat
+tools: install tools/asyncapi/node_modules/.package-lock.json  ## Kafka jars, AsyncAPI parser, prometheus, kcat, PostgreSQL with TLS
 	$(BIN)/newsstream kafka fetch
 	@missing=""; \
 	  command -v promtool >/dev/null || missing="$$missing prometheus"; \
 	  command -v kcat >/dev/null || missing="$$missing kcat"; \
+	  ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	  [ -z "$$missing" ] || { \
-	    echo "installing Debian packages:$$missing (promtool/prometheus, kcat for tests)"; \
+	    echo "installing Debian packages:$$missing (promtool/prometheus, kcat, a PostgreSQL built with TLS for tests)"; \
 	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null) \
 	    || { echo "cannot install$$missing: run 'apt-get install$$missing' as root"; exit 1; }; }
 

@@ -26,6 +26,7 @@ from streams.dedup.stage import DedupContentStage, DedupUrlStage
 from streams.kafka.deadletter import payload_limit, replays_of
 from streams.kafka.lag import report_lag_forever
 from streams.kafka.producer import DurableProducer
+from streams.kafka.security import faust_broker_url, faust_credentials
 from streams.records import SourceRef
 from streams.settings import Settings
 from streams.stage import Stage
@@ -87,7 +88,8 @@ def create_app(
     """The worker's app: one agent per row of the topology's stage table in ``groups``."""
     app = NewsApp(
         settings.consumer_group,
-        broker=f"kafka://{settings.bootstrap()}",
+        broker=faust_broker_url(settings),
+        broker_credentials=faust_credentials(settings),  # TLS/SASL, our own SSLContext
         value_serializer="raw",
         key_serializer="raw",
         store="memory://",  # tables are rebuilt from their changelog topics on start

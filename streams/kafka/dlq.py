@@ -11,6 +11,7 @@ from aiokafka import TopicPartition
 from streams.errors import MalformedRecord
 from streams.kafka.clients import make_consumer
 from streams.kafka.deadletter import replay_headers
+from streams.kafka.probe import check_connection
 from streams.kafka.producer import DurableProducer
 from streams.records import DeadLetter
 from streams.settings import Settings
@@ -34,6 +35,7 @@ async def replay_dead_letters(
 ) -> int:
     """Replay matching letters not replayed before; return how many were (or would be)."""
     group = None if dry_run else f"{settings.consumer_group}-dlq-replay"
+    await check_connection(settings, topics=[DLQ], group=group)
     consumer = make_consumer(settings, DLQ, group=group)
     output = DurableProducer(settings)
     await consumer.start()

@@ -21,18 +21,11 @@ from streams.settings import Settings
 log = logging.getLogger(__name__)
 
 
-def _client_kwargs(settings: Settings | str) -> dict[str, object]:
-    # A bare bootstrap string is a PLAINTEXT broker (callers not yet passing their settings).
-    if isinstance(settings, str):
-        return {"bootstrap_servers": settings}
-    return aiokafka_kwargs(settings)
-
-
 async def measure_lag(
-    settings: Settings | str, group: str, topics: Sequence[str]
+    settings: Settings, group: str, topics: Sequence[str]
 ) -> dict[TopicPartition, int]:
-    admin = AIOKafkaAdminClient(**_client_kwargs(settings))
-    consumer = AIOKafkaConsumer(**_client_kwargs(settings), group_id=None)
+    admin = AIOKafkaAdminClient(**aiokafka_kwargs(settings))
+    consumer = AIOKafkaConsumer(**aiokafka_kwargs(settings), group_id=None)
     await admin.start()
     await consumer.start()
     try:
@@ -61,7 +54,7 @@ async def measure_lag(
 
 
 async def report_lag_forever(
-    settings: Settings | str, group: str, topics: Sequence[str], interval_s: float = 15.0
+    settings: Settings, group: str, topics: Sequence[str], interval_s: float = 15.0
 ) -> None:
     """Update ``newsstream_consumer_lag`` every ``interval_s``; errors are logged, not raised."""
     while True:

@@ -18,9 +18,11 @@ from streams.crawl.schedule import ScheduleConfig, SourceSchedule
 from streams.crawl.seen import SeenStore
 from streams.crawl.sources import Source, load_sources
 from streams.kafka.outage import BrokerWatch
+from streams.kafka.probe import check_connection
 from streams.kafka.producer import DurableProducer
 from streams.processes.poll import Crawler, CrawlLimits, PollStats
 from streams.settings import Settings
+from streams.topology import DLQ, RAW
 
 log = logging.getLogger(__name__)
 UNREACHABLE = ("error", "timeout")
@@ -89,6 +91,7 @@ async def _loop(
     *,
     demo: bool,
 ) -> None:
+    await check_connection(settings, topics=[RAW, DLQ])  # one clear line if refused
     output = DurableProducer(settings)
     seen_path = None if demo else settings.state_dir / "crawl" / "seen.json"
     revisit_s = DEMO_REVISIT_S if demo else settings.crawl_revisit_interval_s

@@ -31,6 +31,7 @@ from streams.kafka.clients import make_consumer
 from streams.kafka.deadletter import dead_letter, replays_of
 from streams.kafka.lag import report_lag_forever
 from streams.kafka.outage import BrokerWatch
+from streams.kafka.probe import check_connection
 from streams.kafka.producer import DurableProducer
 from streams.metrics import (
     DEAD_LETTERS,
@@ -45,7 +46,7 @@ from streams.settings import Settings
 from streams.sinks.observe import observe_batch
 from streams.sinks.postgres import TRANSIENT_ERRORS, BatchResult, connect, write_batch
 from streams.stage import Emit
-from streams.topology import ARTICLES, DUPLICATES
+from streams.topology import ARTICLES, DLQ, DUPLICATES
 
 log = logging.getLogger(__name__)
 STAGE = "sink"
@@ -125,6 +126,9 @@ class Sink:
         self.conn: asyncpg.Connection | None = None
 
     async def run(self) -> None:
+        await check_connection(
+            self.settings, topics=[ARTICLES, DUPLICATES, DLQ], group=self.group
+        )  # one clear line for a refused login, certificate or ACL
         await self.consumer.start()
         lag = asyncio.create_task(
             report_lag_forever(self.settings, self.group, [ARTICLES, DUPLICATES])

@@ -13,6 +13,7 @@ from streams.app.faust_app import create_app
 from streams.health import HEALTH, heartbeat_forever
 from streams.kafka.admin import check_topics
 from streams.kafka.outage import BrokerWatch
+from streams.kafka.probe import check_stages
 from streams.logs import logging_dict
 from streams.metrics import serve_metrics
 from streams.settings import Settings
@@ -23,6 +24,10 @@ log = logging.getLogger(__name__)
 
 def run_worker(settings: Settings, topology: Topology, stages: Iterable[str]) -> None:
     """Run until SIGINT/SIGTERM. Refuses to start (TopologyError) on mismatched topics."""
+    # One clear line (KafkaAccessError) for a refused login, an untrusted certificate or a
+    # missing ACL, instead of a client retrying what cannot succeed.
+    rows = [row.stage for row in topology.stages if row.group in set(stages)]
+    asyncio.run(check_stages(settings, topology, rows, settings.consumer_group))
     asyncio.run(check_topics(settings, topology, create=True))
     server = serve_metrics(settings.metrics_host, settings.metrics_port, pending=("worker",))
     log.info("metrics on http://%s:%d/metrics", *server.server_address[:2])
