@@ -16,7 +16,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaError, MessageSizeTooLargeError
 
 from streams.clean.decode import decode_html
 from streams.crawl.discover import DiscoveredItem, DiscoveryError, extract_links, parse_feed
@@ -220,9 +220,11 @@ class Crawler:
             await self.output.send_all([Emit(RAW, key, value)], stage=STAGE)
             RECORDS.labels(STAGE, "published").inc()
         except (KafkaError, ValueError) as exc:
-            letter = dead_letter(
-                STAGE, "too_large_for_topic", f"{page.final_url}: {exc}", key, value, None
-            )
+            # Too large for the topic (ours or the broker's own limit), or another error the
+            # producer does not retry (e.g. a missing WRITE ACL): each under its own reason.
+            too_large = isinstance(exc, ValueError | MessageSizeTooLargeError)
+            reason = "too_large_for_topic" if too_large else "publish_failed"
+            letter = dead_letter(STAGE, reason, f"{page.final_url}: {exc!r}", key, value, None)
             await self.output.send_all([letter], stage=STAGE)
-            DEAD_LETTERS.labels(STAGE, "too_large_for_topic").inc()
+            DEAD_LETTERS.labels(STAGE, reason).inc()
             RECORDS.labels(STAGE, "dead_letter").inc()
