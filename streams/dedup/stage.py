@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping
 from dataclasses import dataclass
 
-from streams.dedup.bands import BandEntry
 from streams.dedup.detector import Decision, Deduplicator
 from streams.dedup.fingerprint import Signature, signature
-from streams.dedup.state import HashEntry, UrlEntry
 from streams.records import Article, DuplicateEvent, SourceRef
 from streams.stage import Emit, StageResult
 from streams.topology import DEDUP_CONTENT, DUPLICATES, UNIQUE
@@ -45,36 +42,6 @@ def _unique(article: Article, kind: str, revision: int) -> StageResult:
 def content_key(article: Article) -> str:
     """Key of the content step: every copy of a text in one language meets on one partition."""
     return article.language or "und"
-
-
-@dataclass
-class DedupStage:
-    """Both dedup steps' rules in one call, for one partition. Not what the worker runs
-    (``streams.dedup.pipeline`` runs the two stages below in one process); only
-    ``tests/unit/core/test_stages.py`` uses it."""
-
-    detector: Deduplicator
-    name: str = "dedup"
-
-    @classmethod
-    def with_state(
-        cls,
-        by_id: MutableMapping[str, UrlEntry],
-        by_hash: MutableMapping[str, HashEntry],
-        by_band: MutableMapping[str, list[BandEntry]],
-        window_s: float,
-    ) -> DedupStage:
-        return cls(Deduplicator(by_id, by_hash, by_band, window_s=window_s))
-
-    def __call__(self, key: bytes | None, value: bytes, origin: SourceRef) -> StageResult:
-        article = Article.from_json(value)
-        now = article.fetched_at.timestamp()
-        d = self.detector.decide(
-            article.article_id, article.content_hash, article_signature(article), now
-        )
-        if d.kind == "duplicate":
-            return _duplicate(article, d)
-        return _unique(article, d.kind, d.revision)
 
 
 @dataclass

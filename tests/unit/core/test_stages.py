@@ -9,9 +9,11 @@ from typing import Any
 import pytest
 
 from streams.app.shell import StageShell
-from streams.dedup.stage import DedupStage
+from streams.dedup.detector import Deduplicator
+from streams.dedup.stage import DedupContentStage, DedupUrlStage
 from streams.records import Article, ClassifiedArticle, DeadLetter, DuplicateEvent, SourceRef
 from streams.stage import Emit, StageResult
+from streams.topology import DEDUP_CONTENT
 from tests.conftest import make_article
 
 ORIGIN = SourceRef(topic="news.clean", partition=0, offset=42)
@@ -21,11 +23,29 @@ STORY = (
 ) * 6
 
 
-def dedup() -> DedupStage:
-    return DedupStage.with_state({}, {}, {}, window_s=7 * 86400)
+class TwoSteps:
+    """The stream's two dedup stages, one partition each: what the URL step forwards goes
+    through the content step."""
+
+    name = "dedup_url"
+
+    def __init__(self, window_s: float = 7 * 86400) -> None:
+        self.url = DedupUrlStage(Deduplicator({}, {}, {}, window_s=window_s))
+        self.content = DedupContentStage(Deduplicator({}, {}, None, window_s=window_s))
+
+    def __call__(self, key: bytes | None, value: bytes, origin: SourceRef) -> StageResult:
+        first = self.url(key, value, origin)
+        (emit,) = first.emits
+        if emit.topic != DEDUP_CONTENT:
+            return first
+        return self.content(emit.key, emit.value, origin)
 
 
-def run(stage: DedupStage, article: Article) -> StageResult:
+def dedup() -> TwoSteps:
+    return TwoSteps()
+
+
+def run(stage: TwoSteps, article: Article) -> StageResult:
     return stage(article.article_id.encode(), article.to_json(), ORIGIN)
 
 
@@ -33,7 +53,10 @@ def test_new_then_same_url_unchanged_is_duplicate_then_changed_is_revision() -> 
     stage = dedup()
     first = make_article(STORY)
     assert run(stage, first).outcome == "new"
-    again = run(stage, first)
+    # Fetched again later, unchanged (the same fetch again would be a redelivery).
+    again = run(
+        stage, first.model_copy(update={"fetched_at": first.fetched_at + timedelta(hours=1)})
+    )
     assert again.outcome == "duplicate"
     event = DuplicateEvent.from_json(again.emits[0].value)
     assert (event.duplicate_of, event.reason) == (first.article_id, "same_url")

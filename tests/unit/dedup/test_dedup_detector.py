@@ -155,15 +155,13 @@ def test_fingerprint_round_trip_and_foreign_formats() -> None:
 
 
 def test_stage_emits_duplicate_event_for_a_reprint() -> None:
-    from streams.dedup.stage import DedupStage
-    from streams.records import SourceRef
+    from streams.dedup.pipeline import DedupPipeline
     from tests.conftest import make_article
 
-    stage = DedupStage.with_state({}, {}, {}, window_s=3600)
-    origin = SourceRef(topic="news.clean", partition=0, offset=0)
-    first = stage(None, make_article(WIRE, article_id="a" * 32).to_json(), origin)
-    copy = stage(None, make_article(reprint(), article_id="b" * 32).to_json(), origin)
-    assert (first.outcome, copy.outcome) == ("new", "duplicate")
+    stage = DedupPipeline(window_s=3600)  # the stream's two stages
+    first = stage(make_article(WIRE, article_id="a" * 32))
+    copy = stage(make_article(reprint(), article_id="b" * 32))
+    assert (first.kind, copy.kind) == ("new", "duplicate")
 
 
 def test_copy_wrapped_in_a_little_chrome_is_a_duplicate_but_a_grown_report_is_new() -> None:
