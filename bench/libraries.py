@@ -1,6 +1,6 @@
 """Our hand-written parsers vs the well-kept libraries, on the same inputs and in the same run.
 
-Usage: .venv/bin/python bench/libraries.py [--only robots|urls|dates|feeds ...] [--repeat N]
+Usage: .venv/bin/python bench/libraries.py [--only robots|urls|dates|clean|feeds ...] [--repeat N]
 
 Four pairs (decisions and figures in docs/libraries.md):
 
@@ -24,7 +24,9 @@ are skipped with a message. Single process: the machine is shared.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gzip
+import importlib
 import json
 import logging
 import os
@@ -285,18 +287,20 @@ def _day(found: datetime | None) -> date | None:
 
 
 def date_sides() -> dict[str, Callable[[str, str | None], date | None]]:
-    def hd(html: str, url: str | None) -> date | None:
-        found = htmldate.find_date(html, extensive_search=True, original_date=True, url=url)
+    def hd(html: str, url: str | None, extensive: bool = True) -> date | None:
+        found = htmldate.find_date(html, extensive_search=extensive, original_date=True, url=url)
         return date.fromisoformat(found) if found else None
 
     return {
         "ours, rules only (before)": lambda h, u: _day(
             date_from_html(LexborHTMLParser(h), u, guess=False)
         ),
-        "htmldate core + our rules (now)": lambda h, u: _day(
+        # streams/clean/dates.py calls htmldate with extensive_search=False
+        "htmldate fast + our rules (now)": lambda h, u: _day(
             date_from_html(LexborHTMLParser(h), u)
         ),
-        "htmldate alone": hd,
+        "htmldate alone, extensive": hd,
+        "htmldate alone, fast": lambda h, u: hd(h, u, extensive=False),
     }
 
 
@@ -319,6 +323,60 @@ def bench_dates(repeat: int) -> None:
             cover = sum(f is not None for f in found)
             n = len(pages)
             row(name, f"{exact}/{n}", f"{near}/{n}", f"{cover}/{n}", f"{n / seconds:.0f}")
+
+
+def bench_clean_cost(repeat: int) -> None:
+    """What each date extractor costs the whole clean stage, in pages per CPU-second over the
+    shared pages with HTML (CPU time: other load on the machine does not count)."""
+    from unittest import mock
+
+    # By module object: the package re-exports a function named `extract`.
+    dates_module = importlib.import_module("streams.clean.dates")
+    extract_module = importlib.import_module("streams.clean.extract")
+    from streams.clean.stage import CleanStage, warm_up
+    from streams.records import RawPage, SourceRef
+
+    files = sorted(data_root().glob("extraction/*/html/*.html.gz"))
+    raws = [
+        RawPage(
+            article_id=f"{i:032x}",
+            url=f"https://bench.test/{i}",
+            final_url=f"https://bench.test/{i}",
+            status=200,
+            fetched_at=datetime.now(UTC),
+            source_id="bench",
+            content_type="text/html",
+            body_b64=RawPage.encode_body(gzip.decompress(f.read_bytes())),
+        ).to_json()
+        for i, f in enumerate(files)
+    ]
+    origin = SourceRef(topic="news.raw", partition=0, offset=0)
+    find = dates_module.find_date
+
+    def extensive(*args: Any, **kwargs: Any) -> Any:
+        return find(*args, **(kwargs | {"extensive_search": True}))
+
+    sides: dict[str, contextlib.AbstractContextManager[Any]] = {
+        "ours, rules only (before)": mock.patch.object(
+            extract_module, "date_from_html", partial(date_from_html, guess=False)
+        ),
+        "htmldate extensive + our rules": mock.patch.object(dates_module, "find_date", extensive),
+        "htmldate fast + our rules (now)": contextlib.nullcontext(),
+    }
+    print(f"Clean stage over {len(raws)} shared pages: pages per CPU-second, best of {repeat}")
+    warm_up()
+    stage = CleanStage()
+    for name, patch in sides.items():
+        with patch:
+            best = 0.0
+            for _ in range(repeat):
+                reset_caches()
+                began = time.process_time()
+                for value in raws:
+                    with contextlib.suppress(Exception):  # pages without text: dead letters
+                        stage(None, value, origin)
+                best = max(best, len(raws) / (time.process_time() - began))
+        row(name, f"{best:.1f}")
 
 
 # --- feeds and sitemaps ---------------------------------------------------------------------
@@ -452,6 +510,7 @@ BENCHES: dict[str, Callable[[int], None]] = {
     "robots": bench_robots,
     "urls": bench_urls,
     "dates": bench_dates,
+    "clean": bench_clean_cost,
     "feeds": bench_feeds,
 }
 

@@ -103,7 +103,7 @@ def date_from_html(
 
 def _htmldate(tree: LexborHTMLParser, url: str | None) -> datetime | None:
     """htmldate's choice among the dates of the page (a day, no time)."""
-    found = find_date(tree.html or "", extensive_search=True, original_date=True, url=url)
+    found = find_date(tree.html or "", extensive_search=False, original_date=True, url=url)
     if not found:
         return None
     day = date.fromisoformat(found)
