@@ -8,11 +8,13 @@ reject versions they do not know instead of guessing.
 from __future__ import annotations
 
 import base64
-from datetime import UTC, datetime
+import binascii
+import math
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from streams.errors import MalformedRecord
 
@@ -21,6 +23,45 @@ Id = Annotated[str, Field(min_length=8, max_length=64, pattern=r"^[0-9a-f]+$")]
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+# Bounds no real record comes near. A record past one is malformed (a dead letter), not data:
+# a fetch time in year 9999 would expire every dedup entry of its partition, a 7 MB "article"
+# or a revision past PostgreSQL's integer would be stored as junk or refused by the database.
+MAX_TEXT_CHARS = 1_000_000  # the longest real articles have ~100,000 characters
+MAX_TITLE_CHARS = 2_000
+MAX_URL_CHARS = 8_192
+MAX_REVISION = 2**31 - 1  # the articles table's revision column is a PostgreSQL integer
+FUTURE_SLACK = timedelta(days=1)  # clocks and time zones, not more
+
+
+def _not_future(value: datetime) -> datetime:
+    aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    if aware > utcnow() + FUTURE_SLACK:
+        raise ValueError(f"{value.isoformat()} is in the future")
+    return value
+
+
+# No lower bound: the offline dedup tools count time in seconds from the epoch.
+EventTime = Annotated[datetime, AfterValidator(_not_future)]
+"""When something happened (fetched, published, classified, detected): not after tomorrow."""
+PublishedTime = EventTime
+EARLIEST_FETCH = datetime(1990, 1, 1, tzinfo=UTC)
+
+
+def _after_1990(value: datetime) -> datetime:
+    aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    if aware < EARLIEST_FETCH:
+        raise ValueError(f"{value.isoformat()} is before the web")
+    return value
+
+
+FetchTime = Annotated[datetime, AfterValidator(_not_future), AfterValidator(_after_1990)]
+"""When a page was fetched (RawPage): 1990 to tomorrow."""
+Url = Annotated[str, Field(max_length=MAX_URL_CHARS)]
+Text = Annotated[str, Field(max_length=MAX_TEXT_CHARS)]
+Title = Annotated[str, Field(max_length=MAX_TITLE_CHARS)]
+Revision = Annotated[int, Field(ge=0, le=MAX_REVISION)]
 
 
 class Record(BaseModel):
@@ -70,23 +111,28 @@ class RawPage(Record):
     schema_name: ClassVar[str] = "RawPage"
     kind: Literal["RawPage"] = "RawPage"
     article_id: Id
-    url: str = Field(description="URL as discovered (feed, sitemap, link, replay)")
-    final_url: str = Field(description="URL after redirects")
+    url: Url = Field(description="URL as discovered (feed, sitemap, link, replay)")
+    final_url: Url = Field(description="URL after redirects")
     redirects: list[str] = Field(default_factory=list)
     status: int = Field(ge=100, le=599)
-    fetched_at: datetime
+    fetched_at: FetchTime
     source_id: str
     discovered_via: Literal["feed", "sitemap", "section", "replay", "manual", "demo"] = "manual"
     content_type: str | None = None
     headers: dict[str, str] = Field(default_factory=dict)
     body_b64: str = Field(description="the response body exactly as received, base64")
     feed_title: str | None = None
-    feed_published: datetime | None = None
+    feed_published: PublishedTime | None = None
     feed_language: str | None = None
 
     @property
     def body(self) -> bytes:
-        return base64.b64decode(self.body_b64)
+        """The body bytes; MalformedRecord when ``body_b64`` is not base64 (checked here, on
+        use, rather than on every parse of a multi-megabyte page)."""
+        try:
+            return base64.b64decode(self.body_b64)
+        except (binascii.Error, ValueError) as exc:
+            raise MalformedRecord(f"RawPage: body_b64: not base64 ({exc})") from exc
 
     @staticmethod
     def encode_body(body: bytes) -> str:
@@ -99,14 +145,16 @@ class Article(Record):
     schema_name: ClassVar[str] = "Article"
     kind: Literal["Article", "ClassifiedArticle"] = "Article"
     article_id: Id
-    url: str
-    canonical_url: str
+    url: Url
+    canonical_url: Url
     source_id: str
-    title: str
-    text: str
+    title: Title
+    text: Text = Field(min_length=1)
     author: str | None = None
-    published: datetime | None = None
-    language: str | None = Field(default=None, description="ISO 639-1 from the text itself")
+    published: PublishedTime | None = None
+    language: str | None = Field(
+        default=None, max_length=16, description="ISO 639-1 from the text itself"
+    )
     alternates: dict[str, str] = Field(default_factory=dict, description="hreflang -> URL")
     rubric: str | None = Field(
         default=None,
@@ -115,11 +163,13 @@ class Article(Record):
     )
     image_count: int = Field(default=0, ge=0)
     link_count: int = Field(default=0, ge=0)
-    fetched_at: datetime
-    content_hash: str = Field(description="sha256 of the normalised text")
+    fetched_at: EventTime
+    content_hash: str = Field(
+        pattern="^[0-9a-f]{64}$", description="sha256 (hex) of the normalised text"
+    )
     fingerprint: str = Field(default="", description="MinHash signature of the text (hex)")
     extractor: str = ""
-    revision: int = Field(default=0, ge=0, description="0 for the first version of a URL")
+    revision: Revision = Field(default=0, description="0 for the first version of a URL")
     raw: SourceRef | None = None
 
 
@@ -129,11 +179,11 @@ class ClassifiedArticle(Article):
     schema_name: ClassVar[str] = "ClassifiedArticle"
     kind: Literal["Article", "ClassifiedArticle"] = "ClassifiedArticle"
     topics: list[str] = Field(default_factory=list)
-    scores: dict[str, float] = Field(default_factory=dict)
+    scores: dict[str, Annotated[float, Field(ge=0.0, le=1.0)]] = Field(default_factory=dict)
     iptc: list[str] = Field(default_factory=list)
     evidence: dict[str, list[str]] = Field(default_factory=dict)
     classifier_version: str = ""
-    classified_at: datetime = Field(default_factory=utcnow)
+    classified_at: EventTime = Field(default_factory=utcnow)
 
 
 class DuplicateEvent(Record):
@@ -145,10 +195,10 @@ class DuplicateEvent(Record):
     duplicate_of: Id
     reason: Literal["same_url", "same_content", "near_duplicate"]
     similarity: float = Field(ge=0.0, le=1.0)
-    url: str
+    url: Url
     source_id: str
-    fetched_at: datetime
-    detected_at: datetime = Field(default_factory=utcnow)
+    fetched_at: EventTime
+    detected_at: EventTime = Field(default_factory=utcnow)
 
 
 class DeadLetter(Record):
@@ -194,10 +244,10 @@ class Correction(Record):
     note: str = ""
     classifier_version: str = Field(default="", description="the version that was corrected")
     # The text travels with the verdict so training needs no article store.
-    title: str = ""
-    text: str = ""
-    language: str | None = None
-    corrected_at: datetime = Field(default_factory=utcnow)
+    title: Title = ""
+    text: Text = ""
+    language: str | None = Field(default=None, max_length=16)
+    corrected_at: EventTime = Field(default_factory=utcnow)
 
 
 class RubricStats(Record):
@@ -216,9 +266,17 @@ class RubricStats(Record):
         description="the consumer group of the writer: each pipeline learns alone",
     )
     writer: str = Field(min_length=1, max_length=64, description="the worker process counting")
-    articles: int = Field(ge=1)
+    articles: int = Field(ge=1, le=2**53)
     proba_sums: dict[str, float] = Field(description="class -> sum of text-only probabilities")
-    updated_at: datetime = Field(default_factory=utcnow)
+    updated_at: EventTime = Field(default_factory=utcnow)
+
+    @model_validator(mode="after")
+    def _sums_within_count(self) -> RubricStats:
+        # Each article adds a probability (0..1) per class: a sum is between 0 and the count.
+        for cls, total in self.proba_sums.items():
+            if not (math.isfinite(total) and -1e-6 <= total <= self.articles * (1 + 1e-6)):
+                raise ValueError(f"proba_sums[{cls}] = {total} is not within 0..{self.articles}")
+        return self
 
 
 RECORD_TYPES: tuple[type[Record], ...] = (

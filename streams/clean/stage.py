@@ -14,7 +14,14 @@ from streams.clean.textclean import clean_text
 from streams.dedup.fingerprint import fingerprint
 from streams.errors import ExtractionFailed
 from streams.identity import canonicalize, content_hash
-from streams.records import Article, RawPage, SourceRef
+from streams.records import (
+    MAX_TEXT_CHARS,
+    MAX_TITLE_CHARS,
+    MAX_URL_CHARS,
+    Article,
+    RawPage,
+    SourceRef,
+)
 from streams.stage import Emit, StageResult
 from streams.topology import CLEAN
 
@@ -60,17 +67,27 @@ def page_to_article(
         title, text = ex.title or raw.feed_title or "", ex.text
     if templates is not None and text:
         text = _strip_template(raw, origin, templates, text)
+    if len(text) > MAX_TEXT_CHARS:
+        # Hundreds of pages of "text": a data dump or a hostile page, not an article.
+        raise ExtractionFailed(
+            f"{raw.final_url}: text of {len(text)} characters is over {MAX_TEXT_CHARS}",
+            reason="too_long",
+        )
     words = len(text.split())
     if words < MIN_ARTICLE_WORDS:
         # A menu or a cookie line left by the fallback extractor is not an article.
         raise ExtractionFailed(f"{raw.final_url}: no article text found ({words} words)")
-    language = (ex.language if ex else None) or detect_language(text) or raw.feed_language
+    feed_language = (raw.feed_language or "")[:16] or None  # a feed's claim, unchecked
+    language = (ex.language if ex else None) or detect_language(text) or feed_language
+    canonical = canonicalize((ex.canonical_url if ex else None) or raw.final_url)
+    if len(canonical) > MAX_URL_CHARS:  # the page's own claim is unusable: keep the fetch's
+        canonical = canonicalize(raw.final_url)[:MAX_URL_CHARS]
     return Article(
         article_id=raw.article_id,
         url=raw.final_url,
-        canonical_url=canonicalize((ex.canonical_url if ex else None) or raw.final_url),
+        canonical_url=canonical,
         source_id=raw.source_id,
-        title=title,
+        title=title[:MAX_TITLE_CHARS],
         text=text,
         author=ex.author if ex else None,
         published=reconcile(ex.published if ex else None, raw.feed_published, raw.fetched_at),
