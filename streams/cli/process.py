@@ -24,7 +24,7 @@ def run(ctx: Context, demo: bool) -> None:
     sink, /metrics (ports from NEWSSTREAM_METRICS_PORT upwards). Ctrl-C stops it all."""
     from streams.processes.run import run_all
 
-    raise SystemExit(run_all(ctx, ctx.settings, ctx.topology, demo=demo))
+    raise SystemExit(run_all(ctx.settings, ctx.topology, demo=demo, local_kafka=ctx.local_kafka))
 
 
 @click.command()

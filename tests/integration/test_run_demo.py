@@ -1,5 +1,6 @@
 """`newsstream run --demo` end to end: its own broker and PostgreSQL, the demo site crawled,
-articles on the topics and in PostgreSQL, and Ctrl-C leaves no process behind."""
+articles on the topics and in PostgreSQL, a killed worker child restarted, and Ctrl-C leaves
+no process behind."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import psycopg
@@ -64,6 +66,33 @@ def wait_topic(settings: Settings, topic: str, timeout_s: float = 240) -> None:
         time.sleep(1)
 
 
+def child_pid(parent: int, command: str, *, missing_ok: bool = False) -> int | None:
+    """The pid of the child of ``parent`` running `newsstream COMMAND`."""
+    out = subprocess.run(
+        ["pgrep", "-P", str(parent), "-f", f"streams {command}"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.split()
+    if not out:
+        assert missing_ok, f"no `{command}` child of {parent}"
+        return None
+    return int(out[0])
+
+
+def wait_ready(port: int, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=3) as r:
+                if r.status == 200:
+                    return
+        except OSError:  # not listening yet, or 503 (HTTPError is an OSError)
+            pass
+        assert time.monotonic() < deadline, f"/readyz on :{port} not 200 in {timeout_s:.0f}s"
+        time.sleep(1)
+
+
 def test_run_demo_flows_end_to_end_and_ctrl_c_stops_everything(tmp_path: Path) -> None:
     state = tmp_path / "state"
     kport, cport, pgport, mport = free_ports(4)
@@ -96,6 +125,18 @@ def test_run_demo_flows_end_to_end_and_ctrl_c_stops_everything(tmp_path: Path) -
         dsn = EmbeddedPostgres(state / "postgres", port=pgport).dsn
         assert wait_sql(dsn, "SELECT count(*) FROM articles") >= 5
         assert wait_sql(dsn, "SELECT count(*) FROM articles WHERE revision >= 1") == 1
+
+        # Supervision: SIGKILL the worker child; `run` restarts it and keeps running.
+        worker = child_pid(proc.pid, "worker")
+        os.kill(worker, signal.SIGKILL)
+        deadline = time.monotonic() + 120
+        while (again := child_pid(proc.pid, "worker", missing_ok=True)) in (None, worker):
+            assert proc.poll() is None, "run stopped when its worker died"
+            assert time.monotonic() < deadline, "the worker was not restarted in 120 s"
+            time.sleep(0.5)
+        wait_ready(mport + 1, 180)  # the new worker joined its group
+        assert proc.poll() is None
+        print(f"worker {worker} killed; restarted as {again}")
     finally:
         proc.send_signal(signal.SIGINT)  # what Ctrl-C sends
         code = proc.wait(90)
