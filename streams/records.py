@@ -59,8 +59,17 @@ def _after_1990(value: datetime) -> datetime:
 FetchTime = Annotated[datetime, AfterValidator(_not_future), AfterValidator(_after_1990)]
 """When a page was fetched (RawPage): 1990 to tomorrow."""
 Url = Annotated[str, Field(max_length=MAX_URL_CHARS)]
-Text = Annotated[str, Field(max_length=MAX_TEXT_CHARS)]
-Title = Annotated[str, Field(max_length=MAX_TITLE_CHARS)]
+
+
+def _no_nul(value: str) -> str:
+    # PostgreSQL text cannot hold NUL, and no article text has one: a decoding accident or junk.
+    if "\x00" in value:
+        raise ValueError("contains a NUL character")
+    return value
+
+
+Text = Annotated[str, Field(max_length=MAX_TEXT_CHARS), AfterValidator(_no_nul)]
+Title = Annotated[str, Field(max_length=MAX_TITLE_CHARS), AfterValidator(_no_nul)]
 Revision = Annotated[int, Field(ge=0, le=MAX_REVISION)]
 
 

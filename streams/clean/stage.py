@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 from streams.clean.boilerplate import TemplateLines
@@ -13,7 +14,7 @@ from streams.clean.metadata import rubric_from_url
 from streams.clean.textclean import clean_text
 from streams.dedup.fingerprint import fingerprint
 from streams.errors import ExtractionFailed
-from streams.identity import canonicalize, content_hash
+from streams.identity import CanonicalURLError, canonicalize, content_hash
 from streams.records import (
     MAX_TEXT_CHARS,
     MAX_TITLE_CHARS,
@@ -47,6 +48,8 @@ def _strip_template(
     return templates.learn_and_strip(raw.source_id, raw.article_id, text, now, ns)
 
 
+_CONTROL = dict.fromkeys(c for c in range(32) if chr(c) not in "\t\n\r")
+
 # Fewer words than this is a page without an article (the shortest wire flashes have more).
 MIN_ARTICLE_WORDS = 5
 
@@ -65,6 +68,9 @@ def page_to_article(
         decoded = decode_html(raw.body, content_type=raw.content_type)
         ex = extract(decoded.text, url=raw.final_url)
         title, text = ex.title or raw.feed_title or "", ex.text
+    # C0 control characters (NUL among them) are decoding accidents or junk, never text, and
+    # PostgreSQL refuses NUL: gone before anything counts or stores the text.
+    title, text = title.translate(_CONTROL), text.translate(_CONTROL)
     if templates is not None and text:
         text = _strip_template(raw, origin, templates, text)
     if len(text) > MAX_TEXT_CHARS:
@@ -79,7 +85,13 @@ def page_to_article(
         raise ExtractionFailed(f"{raw.final_url}: no article text found ({words} words)")
     feed_language = (raw.feed_language or "")[:16] or None  # a feed's claim, unchecked
     language = (ex.language if ex else None) or detect_language(text) or feed_language
-    canonical = canonicalize((ex.canonical_url if ex else None) or raw.final_url)
+    try:
+        canonical = canonicalize(raw.final_url)
+    except CanonicalURLError as exc:  # e.g. javascript:, or no host: not a fetched web page
+        raise ExtractionFailed(f"{raw.final_url[:200]!r}: {exc}", reason="bad_url") from exc
+    if ex is not None and ex.canonical_url:
+        with contextlib.suppress(CanonicalURLError):  # the page's own claim; ours stands
+            canonical = canonicalize(ex.canonical_url)
     if len(canonical) > MAX_URL_CHARS:  # the page's own claim is unusable: keep the fetch's
         canonical = canonicalize(raw.final_url)[:MAX_URL_CHARS]
     return Article(

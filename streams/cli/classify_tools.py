@@ -168,7 +168,7 @@ def corrections_pull(ctx: Context, out: Path) -> None:
     lines, the file `classify-train --corrections OUT` reads."""
     from streams.kafka.corrections import pull
 
-    n, skipped = asyncio.run(pull(ctx.settings, out))
+    n, skipped = asyncio.run(pull(ctx.settings, out, frozenset(ctx.topology.desk_topics)))
     note = f" ({skipped} malformed records skipped: see the warnings above)" if skipped else ""
     click.echo(f"{n} corrections -> {out}{note}", err=True)
 

@@ -25,13 +25,20 @@ async def publish(settings: Settings, record: Correction) -> None:
         await producer.stop()
 
 
-async def pull(settings: Settings, out: Path) -> tuple[int, int]:
+async def pull(
+    settings: Settings, out: Path, desks: frozenset[str] | None = None
+) -> tuple[int, int]:
     """Read news.corrections from the start to its current end; write the latest per article.
-    Returns (corrections written, records skipped as malformed)."""
+    With ``desks``, a correction naming a desk the taxonomy lacks is skipped like a malformed
+    one (training would learn a class nobody routes). Returns (written, skipped)."""
     records, skipped = [], 0
     async for rec in read_topic(settings, CORRECTIONS, from_beginning=True):
         try:
-            records.append(Correction.from_json(rec.value or b""))
+            correction = Correction.from_json(rec.value or b"")
+            unknown = sorted(set(correction.topics) - desks) if desks is not None else []
+            if unknown:
+                raise MalformedRecord(f"topics {unknown} are not desks of the taxonomy")
+            records.append(correction)
         except MalformedRecord as exc:
             # A bad record on the topic must not block training; it is counted and named.
             skipped += 1

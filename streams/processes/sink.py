@@ -91,16 +91,25 @@ class SinkConfig:
 
 
 class Batch:
-    """One poll's records, parsed; each record remembers its message for dead-lettering."""
+    """One poll's records, parsed; each record remembers its message for dead-lettering.
+    With ``desks``, an article naming a desk the taxonomy lacks is dead-lettered
+    (``unknown_topic``): downstream queries by desk would never find it, or find junk."""
 
-    def __init__(self, messages: list[Message]) -> None:
+    def __init__(self, messages: list[Message], desks: frozenset[str] | None = None) -> None:
         self.articles: list[tuple[Message, ClassifiedArticle]] = []
         self.duplicates: list[tuple[Message, DuplicateEvent]] = []
         self.dead: list[Emit] = []
         for msg in messages:
             try:
                 if msg.topic == ARTICLES:
-                    self.articles.append((msg, ClassifiedArticle.from_json(msg.value or b"")))
+                    article = ClassifiedArticle.from_json(msg.value or b"")
+                    unknown = sorted(set(article.topics) - desks) if desks is not None else []
+                    if unknown:
+                        raise MalformedRecord(
+                            f"topics {unknown} are not desks of the taxonomy",
+                            reason="unknown_topic",
+                        )
+                    self.articles.append((msg, article))
                 else:
                     self.duplicates.append((msg, DuplicateEvent.from_json(msg.value or b"")))
             except MalformedRecord as exc:
@@ -114,8 +123,11 @@ class Sink:
     def __init__(
         self, settings: Settings, dsn: str, stop: asyncio.Event, config: SinkConfig | None = None
     ) -> None:
+        from streams.classify import load_taxonomy  # the desk names only: no model
+
         self.settings = settings
         self.config = config if config is not None else SinkConfig.from_settings(settings)
+        self.desks = frozenset(load_taxonomy().topic_names())
         self.dsn = dsn
         self.stop = stop
         self.group = f"{settings.consumer_group}-sink"
@@ -143,7 +155,7 @@ class Sink:
                     max_records=self.config.batch_max_records,
                 )
                 messages = [m for msgs in polled.values() for m in msgs]
-                if messages and await self._handle(Batch(messages)):
+                if messages and await self._handle(Batch(messages, self.desks)):
                     await self._commit()
         finally:
             lag.cancel()
