@@ -93,3 +93,24 @@ def test_a_page_keyed_otherwise_is_republished_under_its_article_id() -> None:
         )
     assert stage(page.article_id.encode(), page.to_json(), origin).outcome == "ok"
     assert CleanStage()(None, page.to_json(), origin).outcome == "ok"  # off Kafka: no key
+
+
+def test_control_characters_are_dropped_and_a_non_web_url_is_bad_url() -> None:
+    import pytest
+
+    from streams.errors import ExtractionFailed
+
+    body = (
+        "<html><body><article><p>Уряд\x00 оголосив нові правила\x01 для міст і громад, які"
+        " набудуть чинності наступного тижня.</p></article></body></html>"
+    )
+    article = page_to_article(make_raw(body, "https://news.example.org/a"))
+    assert "\x00" not in article.text
+    assert "\x01" not in article.text
+    assert "Уряд оголосив" in article.text
+    page = make_raw(body, "https://news.example.org/a").model_copy(
+        update={"final_url": "javascript:alert(1)"}
+    )
+    with pytest.raises(ExtractionFailed) as caught:
+        page_to_article(page)
+    assert caught.value.reason == "bad_url"
