@@ -62,6 +62,11 @@ class Settings(BaseSettings):
     kafka_local_secure_mtls_port: int = Field(
         default=19096, description="mutual-TLS port of `kafka up --secure`"
     )
+    kafka_local_cluster_port: int = Field(
+        default=19192,
+        description="first port of `kafka up --nodes N`: node i (1..N) takes this + 2(i-1) for"
+        " clients and the port after it for its controller",
+    )
     # Client security, named after the Kafka client properties (security.protocol, ...).
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
         default="PLAINTEXT", description="security.protocol of every Kafka client"
@@ -90,6 +95,20 @@ class Settings(BaseSettings):
         default=None, description="file holding kafka_ssl_key_password (a mounted Secret)"
     )
     topic_partitions: int = Field(default=4, ge=1, description="partitions of stage topics")
+    # Per environment: 1 on one broker; 3 and 2 on a cluster (`kafka up --nodes 3`, production),
+    # so one broker can be lost without losing an acknowledged record or refusing writes.
+    topic_replication_factor: int = Field(
+        default=1,
+        ge=1,
+        description="copies of every partition on distinct brokers (topics create); at most the"
+        " broker count",
+    )
+    topic_min_insync_replicas: int = Field(
+        default=1,
+        ge=1,
+        description="min.insync.replicas of every topic: copies an acks=all write must reach, or"
+        " it is refused (retried) rather than acknowledged",
+    )
     topic_retention_ms: int = Field(
         default=7 * 24 * 3600 * 1000, description="retention of stage topics"
     )
@@ -216,6 +235,13 @@ class Settings(BaseSettings):
     dedup_window_s: int = Field(
         default=7 * 24 * 3600, description="how far back a duplicate is looked for"
     )
+    # Longer than a rebalance with table recovery (tens of seconds): a timeout during one would
+    # decide without the bands of the moving partitions and miss their copies.
+    dedup_gather_timeout_s: float = Field(
+        default=120.0,
+        gt=0,
+        description="an article whose bands have not all answered by then is decided without them",
+    )
     classify_review_threshold: float = Field(
         default=0.35, description="an article whose best desk score is under it goes to review"
     )
@@ -283,6 +309,16 @@ class Settings(BaseSettings):
         if path is not None and not os.access(path, os.R_OK):
             raise ValueError(f"cannot read {path}: no such file, or not readable by this user")
         return path
+
+    @model_validator(mode="after")
+    def _check_replication(self) -> Settings:
+        if self.topic_min_insync_replicas > self.topic_replication_factor:
+            raise ValueError(
+                f"NEWSSTREAM_TOPIC_MIN_INSYNC_REPLICAS={self.topic_min_insync_replicas} is more"
+                f" than NEWSSTREAM_TOPIC_REPLICATION_FACTOR={self.topic_replication_factor}:"
+                " every write would be refused"
+            )
+        return self
 
     @model_validator(mode="after")
     def _check_kafka_security(self) -> Settings:

@@ -72,6 +72,11 @@ class TopicSpec:
     consumers: tuple[str, ...] = ()
     key: str = "article id (hex sha256 prefix of the canonical URL)"
     internal: bool = False  # a state changelog: not part of the published contract (AsyncAPI)
+    # Per environment (Settings.topic_replication_factor / topic_min_insync_replicas): 1 and 1
+    # on one broker, 3 and 2 on a cluster. Producers write with acks=all, so an acknowledged
+    # record is on min_insync_replicas brokers.
+    replication_factor: int = 1
+    min_insync_replicas: int = 1
 
     def configs(self) -> dict[str, str]:
         """Topic-level broker configs (what ``topics create`` sets)."""
@@ -79,6 +84,7 @@ class TopicSpec:
             "cleanup.policy": "compact,delete" if self.compact else "delete",
             "retention.ms": str(self.retention_ms),
             "max.message.bytes": str(self.max_message_bytes),
+            "min.insync.replicas": str(self.min_insync_replicas),
         }
 
 
@@ -179,10 +185,11 @@ def desk_topic_name(topic: str) -> str:
 def build_topology(settings: Settings, desk_topics: Iterable[str]) -> Topology:
     """All topics for these settings and this taxonomy."""
     parts, keep = settings.topic_partitions, settings.topic_retention_ms
+    replicas = _replicas(settings)
     size = settings.topic_max_message_bytes
 
     def spec(name: str, value: str, description: str, **kw: object) -> TopicSpec:
-        args: dict[str, object] = {"partitions": parts, "retention_ms": keep}
+        args: dict[str, object] = {"partitions": parts, "retention_ms": keep} | replicas
         args |= {"max_message_bytes": size} | kw
         return TopicSpec(name=name, value=value, description=description, **args)  # type: ignore[arg-type]
 
@@ -311,12 +318,21 @@ def _with_stages(topology: Topology, settings: Settings) -> Topology:
                 retention_ms=-1,  # state must not age out
                 max_message_bytes=settings.topic_max_message_bytes,
                 compact=True,
+                replication_factor=settings.topic_replication_factor,
+                min_insync_replicas=settings.topic_min_insync_replicas,
                 producers=(stage.stage,),
                 consumers=(stage.stage,),
                 key="table key",
                 internal=True,
             )
     return replace(topology, topics=topics)
+
+
+def _replicas(settings: Settings) -> dict[str, object]:
+    return {
+        "replication_factor": settings.topic_replication_factor,
+        "min_insync_replicas": settings.topic_min_insync_replicas,
+    }
 
 
 def _roles(topology: Topology) -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import cached_property
 from pathlib import Path
 
+from streams.infra.kafka_cluster import LocalKafkaCluster, cluster_ports
 from streams.infra.kafka_local import LocalKafka, LocalKafkaConfig
 from streams.settings import Settings, load_settings
 from streams.topology import Topology, build_topology
@@ -43,6 +44,18 @@ class Context:
                 heap=s.kafka_local_heap,
             )
         )
+
+    def local_cluster(self, nodes: int) -> LocalKafkaCluster:
+        """The local cluster of ``nodes`` combined nodes (``kafka up --nodes N``, N >= 2)."""
+        s = self.settings
+        base = LocalKafkaConfig(
+            home=s.state_dir / "kafka-cluster",
+            partitions_default=s.topic_partitions,
+            message_max_bytes=s.max_request_bytes,
+            heap=s.kafka_local_heap,
+        )
+        ports = cluster_ports(s.kafka_local_cluster_port, nodes)
+        return LocalKafkaCluster(s.state_dir / "kafka-cluster", ports, base)
 
     def postgres_dir(self) -> Path:
         return self.settings.postgres_home

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import shlex
 import time
 
@@ -35,16 +36,32 @@ _SECURE = click.option(
 )
 
 
+_NODES = click.option(
+    "--nodes",
+    type=click.IntRange(1, 5),
+    default=1,
+    show_default=True,
+    help="Combined broker+controller nodes. 3: a replicated cluster (replication 3, min ISR 2)"
+    " on NEWSSTREAM_KAFKA_LOCAL_CLUSTER_PORT and the ports after it, state in"
+    " <state>/kafka-cluster/node<i>.",
+)
+
+
 @kafka.command("up")
 @_SECURE
+@_NODES
 @pass_ctx
-def kafka_up(ctx: Context, secure: bool) -> None:
+def kafka_up(ctx: Context, secure: bool, nodes: int) -> None:
     """Fetch the jars if needed, format storage once, start the broker, wait until it answers.
 
     With --secure: a TLS certificate from a CA of its own, SCRAM-SHA-512 users admin, crawler,
     worker and sink, the topology's topics and each user's ACLs (docs/security.md).
+    With --nodes 3: three nodes of one cluster; prints the settings its clients need.
     Starting an already running broker is harmless."""
     started = time.monotonic()
+    if nodes > 1:
+        _cluster_up(ctx, secure, nodes)
+        return
     broker = ctx.local_kafka(secure=secure)
     broker.up()
     if secure:
@@ -70,20 +87,50 @@ def kafka_env(ctx: Context, user: str, mtls: bool) -> None:
         click.echo(f"export {name}={shlex.quote(value)}")
 
 
+def _cluster_up(ctx: Context, secure: bool, nodes: int) -> None:
+    if secure:
+        raise click.UsageError("--secure starts one node; --nodes is a plaintext cluster")
+    started = time.monotonic()
+    cluster = ctx.local_cluster(nodes)
+    cluster.up()
+    replicas, min_isr = cluster.replication
+    click.echo(
+        f"kafka cluster of {nodes} nodes answering on {cluster.bootstrap}"
+        f" ({time.monotonic() - started:.1f}s); its clients and topics need:"
+    )
+    click.echo(f"export NEWSSTREAM_KAFKA_BOOTSTRAP={cluster.bootstrap}")
+    click.echo(f"export NEWSSTREAM_TOPIC_REPLICATION_FACTOR={replicas}")
+    click.echo(f"export NEWSSTREAM_TOPIC_MIN_INSYNC_REPLICAS={min_isr}")
+
+
 @kafka.command("down")
 @_SECURE
+@_NODES
 @pass_ctx
-def kafka_down(ctx: Context, secure: bool) -> None:
-    """Stop the local broker (SIGTERM, then SIGKILL after 30 s). Harmless when stopped."""
+def kafka_down(ctx: Context, secure: bool, nodes: int) -> None:
+    """Stop the local broker, or with --nodes every node of the cluster at once (SIGTERM, then
+    SIGKILL after 30 s). Harmless when stopped."""
+    if nodes > 1:
+        ctx.local_cluster(nodes).down()
+        click.echo(f"kafka cluster of {nodes} nodes stopped")
+        return
     ctx.local_kafka(secure=secure).down()
     click.echo("kafka stopped")
 
 
 @kafka.command("status")
 @_SECURE
+@_NODES
 @pass_ctx
-def kafka_status(ctx: Context, secure: bool) -> None:
-    """Print whether the local broker runs and answers; exit 1 when it does not answer."""
+def kafka_status(ctx: Context, secure: bool, nodes: int) -> None:
+    """Print whether the local broker runs and answers (with --nodes: each node, one JSON
+    object); exit 1 when it (any node) does not answer."""
+    if nodes > 1:
+        cluster = ctx.local_cluster(nodes).status()
+        click.echo(orjson.dumps(dataclasses.asdict(cluster)).decode())
+        if not cluster.answering:
+            raise SystemExit(1)
+        return
     st = ctx.local_kafka(secure=secure).status()
     click.echo(orjson.dumps(st.__dict__).decode())
     if not st.answering:
@@ -107,7 +154,7 @@ def provision_secure(broker: LocalKafka, settings: Settings, topology: Topology)
 
 async def _describe(ctx: Context) -> list[TopicState]:
     await check_connection(ctx.settings)
-    return await describe(ctx.settings, ctx.topology)
+    return await describe(ctx.settings, ctx.topology, configs=True)
 
 
 @click.group()
@@ -141,13 +188,21 @@ def topics_describe(ctx: Context) -> None:
     states = {s.name: s for s in asyncio.run(_describe(ctx))}
     for spec in ctx.topology:
         st = states[spec.name]
-        found = "missing" if st.actual_partitions is None else f"{st.actual_partitions}p"
+        want = _layout(spec.partitions, spec.replication_factor, spec.min_insync_replicas)
+        found = "missing" if st.actual_partitions is None else (
+            _layout(st.actual_partitions, st.actual_replication, st.actual_min_isr)
+        )  # fmt: skip
         found = found if st.authorized else "no ACL"
-        mark = ("ok" if st.ok else "MISMATCH") if st.authorized else "-"
+        mark = ("ok" if st.ok and st.replication_ok else "MISMATCH") if st.authorized else "-"
         click.echo(
-            f"{spec.name:32} {spec.value:18} {spec.partitions}p on broker: {found:8} {mark:8} "
+            f"{spec.name:32} {spec.value:18} {want} on broker: {found:14} {mark:8} "
             f"{spec.description}"
         )
+
+
+def _layout(partitions: int, replicas: int | None, min_isr: int | None) -> str:
+    """Partitions, replication factor, min.insync.replicas ("?" when unknown): 4p r3 isr2."""
+    return f"{partitions}p r{replicas or '?'} isr{min_isr or '?'}"
 
 
 @click.group()

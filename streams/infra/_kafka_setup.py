@@ -13,6 +13,7 @@ import subprocess
 import time
 import uuid
 from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -79,6 +80,19 @@ def fetch_jars(cache_dir: Path) -> Path:
     return libs
 
 
+@dataclass(frozen=True)
+class Quorum:
+    """One node's place in a multi-node cluster: a static KRaft voter set (every node is a
+    voter and formats its storage with the cluster's id, no ``--standalone``), and the
+    replication of the internal topics (``__consumer_offsets``, transaction state)."""
+
+    node_id: int
+    voters: str  # controller.quorum.voters: "1@host:port,2@host:port,..."
+    cluster_id: str
+    replicas: int
+    min_isr: int
+
+
 def server_properties(
     *,
     host: str,
@@ -88,14 +102,24 @@ def server_properties(
     partitions_default: int,
     message_max_bytes: int,
     extra: Mapping[str, object] | None = None,
+    quorum: Quorum | None = None,
 ) -> str:
-    """server.properties of a combined broker+controller that is the whole cluster; ``extra``
-    adds or replaces entries (the secure broker's listeners, TLS and SASL)."""
+    """server.properties of a combined broker+controller: the whole cluster, or with
+    ``quorum`` one node of a multi-node cluster; ``extra`` adds or replaces entries (the secure
+    broker's listeners, TLS and SASL)."""
+    node_id, replicas, min_isr = (
+        (1, 1, 1) if quorum is None else (quorum.node_id, quorum.replicas, quorum.min_isr)
+    )
+    voters: dict[str, object] = (
+        # A dynamic (KIP-853) quorum, as `StorageTool format --standalone` expects.
+        {"controller.quorum.bootstrap.servers": f"{host}:{controller_port}"}
+        if quorum is None
+        else {"controller.quorum.voters": quorum.voters}
+    )
     settings: dict[str, object] = {
         "process.roles": "broker,controller",
-        "node.id": 1,
-        # A dynamic (KIP-853) quorum, as `StorageTool format --standalone` expects.
-        "controller.quorum.bootstrap.servers": f"{host}:{controller_port}",
+        "node.id": node_id,
+        **voters,
         "listeners": f"PLAINTEXT://{host}:{port},CONTROLLER://{host}:{controller_port}",
         "advertised.listeners": f"PLAINTEXT://{host}:{port},CONTROLLER://{host}:{controller_port}",
         "controller.listener.names": "CONTROLLER",
@@ -103,15 +127,16 @@ def server_properties(
         "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
         "log.dirs": str(data_dir),
         "num.partitions": partitions_default,
-        "default.replication.factor": 1,
-        "min.insync.replicas": 1,
+        "default.replication.factor": replicas,
+        # Also the min ISR of __consumer_offsets, which sets none of its own.
+        "min.insync.replicas": min_isr,
         # With the default of 3 on one node, these internal topics never come up and consumer
         # groups / transactions hang forever.
-        "offsets.topic.replication.factor": 1,
-        "transaction.state.log.replication.factor": 1,
-        "transaction.state.log.min.isr": 1,
-        "share.coordinator.state.topic.replication.factor": 1,
-        "share.coordinator.state.topic.min.isr": 1,
+        "offsets.topic.replication.factor": replicas,
+        "transaction.state.log.replication.factor": replicas,
+        "transaction.state.log.min.isr": min_isr,
+        "share.coordinator.state.topic.replication.factor": replicas,
+        "share.coordinator.state.topic.min.isr": min_isr,
         # 50 offsets partitions (the default) make the first group join slow on a small machine.
         "offsets.topic.num.partitions": partitions_default,
         # The default 3 s delay exists to batch joins of a large group; it only slows tests.
@@ -148,16 +173,20 @@ def format_storage(
     data_dir: Path,
     logs: Path,
     extra_args: tuple[str, ...] = (),
+    cluster_id: str | None = None,
 ) -> bool:
     """Format KRaft storage unless already done; True when it ran. ``extra_args`` go to the
-    StorageTool (``--add-scram``: KRaft creates the first SCRAM users only this way)."""
+    StorageTool (``--add-scram``: KRaft creates the first SCRAM users only this way).
+    ``cluster_id``: a node of a static-quorum cluster (voters in ``props``), formatted with the
+    id all its nodes share; otherwise a new single-node cluster (``--standalone``)."""
     if (data_dir / "meta.properties").is_file():
         return False
     data_dir.mkdir(parents=True, exist_ok=True)
     # A short-lived tool: the C1 compiler alone starts it noticeably faster.
     cmd = [java, "-Xmx256m", "-XX:TieredStopAtLevel=1", *log_options(logs, "storage-format"),
-           "-cp", classpath, "kafka.tools.StorageTool", "format", "--standalone",
-           "-t", new_cluster_id(), "-c", str(props), *extra_args]  # fmt: skip
+           "-cp", classpath, "kafka.tools.StorageTool", "format",
+           *(["--standalone"] if cluster_id is None else []),
+           "-t", cluster_id or new_cluster_id(), "-c", str(props), *extra_args]  # fmt: skip
     done = subprocess.run(
         cmd, check=False, capture_output=True, text=True, timeout=_FORMAT_TIMEOUT_S
     )
@@ -230,10 +259,15 @@ def _run_coroutine(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
 
 
 def answers_metadata(
-    host: str, port: int, timeout_s: float = 5.0, client: Mapping[str, Any] | None = None
+    host: str,
+    port: int,
+    timeout_s: float = 5.0,
+    client: Mapping[str, Any] | None = None,
+    brokers: int = 1,
 ) -> bool:
-    """True when a broker on (host, port) answers metadata with itself in it and serves groups;
-    ``client``: aiokafka security arguments (the secure broker's admin login)."""
+    """True when a broker on (host, port) answers metadata with at least ``brokers`` brokers
+    in it and serves groups; ``client``: aiokafka security arguments (the secure broker's admin
+    login)."""
     if not accepts_connections(host, port, timeout_s):
         return False  # avoids aiokafka's error logging for a plainly closed port
     bootstrap = f"{host}:{port}"
@@ -242,4 +276,4 @@ def answers_metadata(
     except Exception as exc:  # any failure means "not answering yet"
         log.debug("metadata request to %s failed: %r", bootstrap, exc)
         return False
-    return bool(cluster.get("brokers"))
+    return len(cluster.get("brokers") or ()) >= max(1, brokers)

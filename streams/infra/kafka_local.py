@@ -70,6 +70,8 @@ class LocalKafkaConfig:
     # _kafka_secure. mtls_port: the mutual-TLS listener's port (default: port + 2).
     secure: bool = False
     mtls_port: int | None = None
+    # One node of a multi-node cluster (streams/infra/kafka_cluster.py); None: the whole cluster.
+    quorum: setup.Quorum | None = None
 
 
 @dataclass(frozen=True)
@@ -116,10 +118,10 @@ class LocalKafka:
         java = setup.require_tool("java", "install a Java 17+ runtime (Debian: openjdk-17-jre)")
         libs = self.fetch()
         fetched = time.monotonic()
-        with self._exclusive():
+        with self.exclusive():
             pid = self._our_pid()
             if pid is not None:
-                self._wait_answering(pid, time.monotonic())
+                self.wait_answering(pid, time.monotonic())
                 log.info("local Kafka already running (pid %d) on %s", pid, self.bootstrap)
                 return
             pid, formatted = self._start(java, f"{libs}/*")
@@ -132,37 +134,57 @@ class LocalKafka:
 
     def _start(self, java: str, classpath: str) -> tuple[int, float]:
         """Format if needed, spawn, wait until answering; the pid and when formatting ended."""
+        self._prepare(java, classpath)
+        formatted = time.monotonic()
+        pid = self._spawn(java, classpath)
+        try:
+            self.wait_answering(pid, formatted)
+        except LocalServiceError:
+            self.abandon(pid)
+            raise
+        return pid, formatted
+
+    def launch(self, java: str, classpath: str) -> tuple[int, bool]:
+        """Start the broker without waiting for it to answer (no node of a cluster answers
+        before a majority of its controllers runs); its pid, and whether this call spawned it.
+        The caller holds ``exclusive()``."""
+        pid = self._our_pid()
+        if pid is not None:
+            return pid, False
+        self._prepare(java, classpath)
+        return self._spawn(java, classpath), True
+
+    def _prepare(self, java: str, classpath: str) -> None:
+        """Everything before the spawn: ports, secrets, server.properties, storage format."""
         self._check_ports()
         scram: tuple[str, ...] = ()
         if self.secure_files is not None:
             self.secure_files.prepare()
             scram = tuple(self.secure_files.scram_format_args())
         self._write_properties()
+        quorum = self.config.quorum
         if setup.format_storage(
-            java, classpath, self.props_file, self.data_dir, self.log_dir, scram
-        ):
+            java, classpath, self.props_file, self.data_dir, self.log_dir, scram,
+            cluster_id=None if quorum is None else quorum.cluster_id,
+        ):  # fmt: skip
             log.info("formatted KRaft storage in %s", self.data_dir)
         setup.remove_stale_lock(self.data_dir)
-        formatted = time.monotonic()
-        pid = self._spawn(java, classpath)
-        try:
-            self._wait_answering(pid, formatted)
-        except LocalServiceError:
-            # Stop a broker that hangs; one that died needs only its pid file removed.
-            if is_alive(pid):
-                stop_process_group(pid, 10.0, "local Kafka")
-            self._forget_child()
-            self.pid_file.unlink(missing_ok=True)
-            raise
-        return pid, formatted
+
+    def abandon(self, pid: int) -> None:
+        """After a failed start: stop a broker that hangs; one that died needs only its pid
+        file removed."""
+        if is_alive(pid):
+            stop_process_group(pid, 10.0, "local Kafka")
+        self._forget_child()
+        self.pid_file.unlink(missing_ok=True)
 
     def down(self, timeout_s: float = 30.0) -> None:
         """Stop the broker (SIGTERM, then SIGKILL after ``timeout_s``); harmless if not running."""
-        with self._exclusive():
+        with self.exclusive():
             self._stop(timeout_s)
 
     @contextlib.contextmanager
-    def _exclusive(self) -> Iterator[None]:
+    def exclusive(self) -> Iterator[None]:
         """Serialise up/down of one state dir across processes (e.g. several workers starting
         at once), so only one of them formats storage and spawns the broker."""
         self.home.mkdir(parents=True, exist_ok=True)
@@ -223,6 +245,8 @@ class LocalKafka:
             ("broker", cfg.port, f"NEWSSTREAM_KAFKA_LOCAL_{kind}PORT"),
             ("controller", cfg.controller_port, f"NEWSSTREAM_KAFKA_LOCAL_{kind}CONTROLLER_PORT"),
         ]
+        if cfg.quorum is not None:  # a cluster's nodes take consecutive ports from one setting
+            ports = [(name, port, "NEWSSTREAM_KAFKA_LOCAL_CLUSTER_PORT") for name, port, _ in ports]
         if cfg.secure:
             port = int(self.mtls_bootstrap.rpartition(":")[2])
             ports.append(("mTLS", port, "NEWSSTREAM_KAFKA_LOCAL_SECURE_MTLS_PORT"))
@@ -256,6 +280,7 @@ class LocalKafka:
                     int(self.mtls_bootstrap.rpartition(":")[2]),
                 )
             ),
+            quorum=cfg.quorum,
         )
         write_private(self.props_file, text.encode())  # the secure broker's holds passwords
 
@@ -286,8 +311,9 @@ class LocalKafka:
         log.info("started local Kafka (pid %d); log in %s", pid, self.log_dir / "server.log")
         return pid
 
-    def _wait_answering(self, pid: int, since: float) -> None:
-        """Return once the broker answers a metadata request; raise if it dies or times out."""
+    def wait_answering(self, pid: int, since: float, brokers: int = 1) -> None:
+        """Return once the broker answers a metadata request naming ``brokers`` brokers; raise if
+        it dies or times out."""
         deadline = since + self.config.start_timeout_s
         while True:
             if not is_alive(pid):
@@ -296,7 +322,11 @@ class LocalKafka:
                     f" {self.log_dir}) and run again:\n{self._log_tail()}"
                 )
             if setup.answers_metadata(
-                self.config.host, self.config.port, timeout_s=5.0, client=self._probe_client()
+                self.config.host,
+                self.config.port,
+                timeout_s=5.0,
+                client=self._probe_client(),
+                brokers=brokers,
             ):
                 return
             if time.monotonic() > deadline:

@@ -5,7 +5,9 @@ rewritten). ``check_topics`` is what workers run before they start: a topic with
 partition count than the topology says would split article ids differently from the data
 already on the broker, so workers refuse to start and say how to fix it. A topic this principal
 may not describe (no ACL) is neither created nor checked: a process checks what it can see,
-and the ACLs of its own topics are checked at start (``streams.kafka.probe``).
+and the ACLs of its own topics are checked at start (``streams.kafka.probe``). Replication
+factor and ``min.insync.replicas`` come from the topology (set per environment); a topic
+created with other values is reported with a warning, not refused.
 """
 
 from __future__ import annotations
@@ -13,9 +15,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaError
 
 from streams.errors import TopologyError
@@ -27,6 +29,8 @@ log = logging.getLogger(__name__)
 
 TOPIC_ALREADY_EXISTS = 36
 TOPIC_AUTHORIZATION_FAILED = 29
+MIN_ISR = "min.insync.replicas"
+_PROPAGATION_S = 3.0
 
 
 @dataclass(frozen=True)
@@ -35,10 +39,21 @@ class TopicState:
     expected_partitions: int
     actual_partitions: int | None  # None: missing on the broker, or not authorized
     authorized: bool = True  # False: this principal has no ACL to describe it
+    expected_replication: int = 1
+    actual_replication: int | None = None  # replicas of its first partition
+    expected_min_isr: int = 1
+    actual_min_isr: int | None = None  # None: not asked for (describe(configs=False))
 
     @property
     def ok(self) -> bool:
         return self.actual_partitions == self.expected_partitions
+
+    @property
+    def replication_ok(self) -> bool:
+        """Replication as the topology states it (a min ISR that was not read counts as ok)."""
+        return self.actual_replication == self.expected_replication and (
+            self.actual_min_isr in (None, self.expected_min_isr)
+        )
 
     @property
     def missing(self) -> bool:
@@ -49,22 +64,55 @@ def _admin(settings: Settings) -> AIOKafkaAdminClient:
     return AIOKafkaAdminClient(**aiokafka_kwargs(settings), request_timeout_ms=15000)
 
 
-async def describe(settings: Settings, topology: Topology) -> list[TopicState]:
+async def describe(
+    settings: Settings, topology: Topology, *, configs: bool = False
+) -> list[TopicState]:
+    """Each topology topic as the broker has it; ``configs``: also read min.insync.replicas
+    (a DescribeConfigs request, which a principal without that ACL is refused)."""
     admin = _admin(settings)
     await admin.start()
     try:
         found: dict[str, int] = {}
+        replicas: dict[str, int] = {}
         refused: set[str] = set()
         for t in await admin.describe_topics([s.name for s in topology]):
             if t["error_code"] == 0:
                 found[t["topic"]] = len(t["partitions"])
+                if t["partitions"]:
+                    replicas[t["topic"]] = len(t["partitions"][0]["replicas"])
             elif t["error_code"] == TOPIC_AUTHORIZATION_FAILED:
                 refused.add(t["topic"])
+        min_isr = await _min_isr(admin, sorted(found)) if configs else {}
     finally:
         await admin.close()
     return [
-        TopicState(s.name, s.partitions, found.get(s.name), s.name not in refused) for s in topology
+        TopicState(
+            name=s.name,
+            expected_partitions=s.partitions,
+            actual_partitions=found.get(s.name),
+            authorized=s.name not in refused,
+            expected_replication=s.replication_factor,
+            actual_replication=replicas.get(s.name),
+            expected_min_isr=s.min_insync_replicas,
+            actual_min_isr=min_isr.get(s.name),
+        )
+        for s in topology
     ]
+
+
+async def _min_isr(admin: AIOKafkaAdminClient, names: list[str]) -> dict[str, int]:
+    """min.insync.replicas of each topic the broker lets us describe the configs of."""
+    if not names:
+        return {}
+    wanted = {MIN_ISR: ""}
+    resources = [ConfigResource(ConfigResourceType.TOPIC, n, configs=wanted) for n in names]
+    out: dict[str, int] = {}
+    for response in await admin.describe_configs(resources):
+        for code, _message, _type, name, entries in response.resources:
+            for entry in entries if code == 0 else ():
+                if entry[0] == MIN_ISR:
+                    out[name] = int(entry[1])
+    return out
 
 
 async def create_topics(settings: Settings, topology: Topology) -> list[str]:
@@ -75,11 +123,13 @@ async def create_topics(settings: Settings, topology: Topology) -> list[str]:
     admin = _admin(settings)
     await admin.start()
     try:
+        brokers = len((await admin.describe_cluster()).get("brokers", []))
+        _check_brokers(settings, topology, brokers)
         new = [
             NewTopic(
                 name=s.name,
                 num_partitions=s.expected_partitions,
-                replication_factor=1 if _single_node(await admin.describe_cluster()) else 3,
+                replication_factor=topology[s.name].replication_factor,
                 topic_configs=topology[s.name].configs(),
             )
             for s in missing
@@ -121,8 +171,22 @@ async def _wait_for_leaders(
             await asyncio.sleep(0.2)
 
 
-def _single_node(cluster: dict[str, Any]) -> bool:
-    return len(cluster.get("brokers", [])) < 3
+def _check_brokers(settings: Settings, topology: Topology, brokers: int) -> None:
+    """Refuse, naming the setting, a replication factor the cluster cannot place."""
+    wanted = max(spec.replication_factor for spec in topology)
+    if wanted == 1 < brokers:
+        log.warning(
+            "creating topics with replication factor 1 on %d brokers: a record is lost with its"
+            " broker; set NEWSSTREAM_TOPIC_REPLICATION_FACTOR=3 and"
+            " NEWSSTREAM_TOPIC_MIN_INSYNC_REPLICAS=2 on a cluster",
+            brokers,
+        )
+    if wanted > brokers:
+        raise TopologyError(
+            f"NEWSSTREAM_TOPIC_REPLICATION_FACTOR={wanted} but {settings.bootstrap()} has"
+            f" {brokers} broker(s): lower it to at most {brokers} (1 on a single broker), or use"
+            " a cluster (`newsstream kafka up --nodes 3`)"
+        )
 
 
 async def check_topics(settings: Settings, topology: Topology, *, create: bool = True) -> None:
@@ -131,11 +195,25 @@ async def check_topics(settings: Settings, topology: Topology, *, create: bool =
     if create:
         await create_topics(settings, topology)
     states = await describe(settings, topology)
+    # On a cluster, a broker other than the one that created them may not know the new topics
+    # for a moment (metadata propagates from the controller asynchronously).
+    deadline = asyncio.get_running_loop().time() + _PROPAGATION_S
+    while any(s.missing for s in states) and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.5)
+        states = await describe(settings, topology)
     missing = [s.name for s in states if s.missing]
     if missing:
         raise TopologyError(
             f"topics missing on {settings.bootstrap()}: {', '.join(missing)}; run"
             " `newsstream topics create`"
+        )
+    thin = [s for s in states if s.actual_replication is not None and not s.replication_ok]
+    if thin:
+        log.warning(
+            "replication differs from the topology's (NEWSSTREAM_TOPIC_REPLICATION_FACTOR=%d);"
+            " topics create leaves existing topics alone: %s",
+            settings.topic_replication_factor,
+            ", ".join(f"{s.name} has {s.actual_replication}" for s in thin),
         )
     hidden = [s.name for s in states if not s.authorized]
     if hidden:
