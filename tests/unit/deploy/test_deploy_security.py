@@ -141,7 +141,7 @@ def test_strimzi_users_are_the_workloads_users() -> None:
     users = _kafka_users()
     assert set(users) == set(ROLE_USERS.values())
     for user in users.values():
-        assert user["apiVersion"] == "kafka.strimzi.io/v1beta2"
+        assert user["apiVersion"] == "kafka.strimzi.io/v1"
         assert user["spec"]["authentication"]["type"] == "scram-sha-512"
         assert user["metadata"]["labels"]["strimzi.io/cluster"]
     examples = {d["metadata"]["name"]: d for d in _docs(STRIMZI_DIR / "secrets.example.yaml")}
