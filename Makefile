@@ -23,7 +23,18 @@ install: $(STAMP)  ## create .venv and install newsstream with its dev tools
 tools/asyncapi/node_modules/.package-lock.json: tools/asyncapi/package.json tools/asyncapi/package-lock.json
 	cd tools/asyncapi && npm ci --no-audit --no-fund --loglevel=error
 
-tools: install tools/asyncapi/node_modules/.package-lock.json  ## Kafka jars, AsyncAPI parser, prometheus, kcat, PostgreSQL with TLS
+# kubeconform (Go module proxy) validates the Kubernetes manifests offline against the JSON
+# schemas shipped in the kubernetes-validate wheel (PyPI; only downloaded, read by the tests).
+KUBECONFORM_VERSION := v0.7.0
+K8S_SCHEMAS_WHEEL   := $(VENV)/k8s-schemas/kubernetes_validate-1.37.0-py3-none-any.whl
+
+$(BIN)/kubeconform: | $(STAMP)
+	GOBIN=$(abspath $(BIN)) go install github.com/yannh/kubeconform/cmd/kubeconform@$(KUBECONFORM_VERSION)
+
+$(K8S_SCHEMAS_WHEEL): | $(STAMP)
+	$(BIN)/pip download -q --no-deps --dest $(dir $@) kubernetes-validate==1.37.0
+
+tools: install tools/asyncapi/node_modules/.package-lock.json $(BIN)/kubeconform $(K8S_SCHEMAS_WHEEL)  ## Kafka jars, AsyncAPI parser, prometheus, kcat, PostgreSQL with TLS, kubeconform
 	$(BIN)/newsstream kafka fetch
 	@missing=""; \
 	  command -v promtool >/dev/null || missing="$$missing prometheus"; \
