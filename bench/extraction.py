@@ -34,8 +34,7 @@ from streams.clean.boilerplate import TemplateLines
 from streams.clean.extract import extract
 from streams.clean.metric import Score, aggregate, score_page
 from streams.clean.stage import CleanStage
-from streams.dedup.detector import Deduplicator
-from streams.dedup.stage import DedupContentStage, DedupUrlStage
+from streams.dedup.pipeline import DedupSteps
 from streams.records import RawPage, SourceRef
 
 SETS = ("aeb", "daniel-ru")
@@ -94,8 +93,7 @@ def run(name: str, func: Callable[[bytes], str], pages: list[Page]) -> tuple[Sco
 
 def stage_throughput(name: str, pages: list[Page]) -> None:
     clean = CleanStage(TemplateLines({}))
-    url_step = DedupUrlStage(Deduplicator({}, {}, {}, window_s=7 * 86400))
-    content_step = DedupContentStage(Deduplicator({}, {}, {}, window_s=7 * 86400))
+    dedup = DedupSteps(window_s=7 * 86400)  # the four dedup steps, records passed in memory
     origin = SourceRef(topic="news.raw", partition=0, offset=0)
     raws = [
         RawPage(
@@ -115,12 +113,10 @@ def stage_throughput(name: str, pages: list[Page]) -> None:
         except Exception:  # no text: a dead letter in the worker
             outcomes["dead_letter"] = outcomes.get("dead_letter", 0) + 1
             continue
-        step = url_step(None, article, origin)
-        if step.outcome != "duplicate":
-            step = content_step(None, step.emits[0].value, origin)
+        step = dedup(None, article, origin)
         outcomes[step.outcome] = outcomes.get(step.outcome, 0) + 1
     rate = len(raws) / (time.perf_counter() - start)
-    print(f"| {name} | clean + dedup_url + dedup_content | {rate:.0f} pages/s | {outcomes} |")
+    print(f"| {name} | clean + dedup steps | {rate:.0f} pages/s | {outcomes} |")
 
 
 def main() -> int:

@@ -6,7 +6,7 @@ DESIGN target: one worker through Kafka within 80 % of the bare stages, measured
 run on the same records. Pages are ../shared/data/extraction/*/html/*.html.gz when present (else
 the demo site's pages), each published as a RawPage with its own URL.
 
-- bare: the same RawPage bytes through CleanStage, DedupUrlStage + DedupContentStage (dict
+- bare: the same RawPage bytes through CleanStage, the four dedup steps (`DedupSteps`, dict
   state) and ClassifyStage, called directly in this process, one page after another.
 - end to end: a broker (the project's own on free ports in a temporary directory, always
   stopped at the end; or NEWSSTREAM_KAFKA_BOOTSTRAP), the pages published on news.raw first,
@@ -49,8 +49,7 @@ from aiokafka import TopicPartition
 from streams.classify import load_taxonomy
 from streams.clean.boilerplate import TemplateLines
 from streams.clean.stage import CleanStage
-from streams.dedup.detector import Deduplicator
-from streams.dedup.stage import DedupContentStage, DedupUrlStage
+from streams.dedup.pipeline import DedupSteps
 from streams.identity import article_id, canonicalize
 from streams.infra._process import free_ports, stop_child
 from streams.infra.kafka_local import LocalKafka, LocalKafkaConfig
@@ -63,7 +62,9 @@ from streams.topology import (
     ARTICLES,
     BACKFILL_RAW,
     CLEAN,
-    DEDUP_CONTENT,
+    DEDUP_BANDS,
+    DEDUP_GATHER,
+    DEDUP_HASH,
     DLQ,
     DUPLICATES,
     RAW,
@@ -73,7 +74,7 @@ from streams.topology import (
 )
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "extraction"
-WORKER_INPUTS = (RAW, BACKFILL_RAW, CLEAN, DEDUP_CONTENT, UNIQUE)
+WORKER_INPUTS = (RAW, BACKFILL_RAW, CLEAN, DEDUP_HASH, DEDUP_BANDS, DEDUP_GATHER, UNIQUE)
 OUTPUTS = (ARTICLES, DUPLICATES, DLQ)
 WEEK_S = 7 * 24 * 3600
 
@@ -136,8 +137,7 @@ def run_bare(values: list[bytes], settings: Settings) -> Bare:
     from streams.classify.stage import ClassifyStage  # loads the model (not timed)
 
     clean = CleanStage(TemplateLines({}))
-    url_step = DedupUrlStage(Deduplicator({}, {}, {}, window_s=WEEK_S))
-    content_step = DedupContentStage(Deduplicator({}, {}, {}, window_s=WEEK_S))
+    dedup = DedupSteps(window_s=WEEK_S)  # the four dedup steps, records passed in memory
     desks = frozenset(load_taxonomy().topic_names())
     classify = ClassifyStage(desks, settings.classify_review_threshold)
     CleanStage()(None, values[0], SourceRef(topic=RAW, partition=0, offset=0))  # warm-up
@@ -145,7 +145,7 @@ def run_bare(values: list[bytes], settings: Settings) -> Bare:
     for offset, value in enumerate(values):
         origin = SourceRef(topic=RAW, partition=0, offset=offset)
         result: StageResult | None = None
-        for stage in (clean, url_step, content_step, classify):
+        for stage in (clean, dedup, classify):
             try:
                 result = bare.timed(stage, result.emits[0].value if result else value, origin)
             except Exception:  # the worker's shell dead-letters it

@@ -54,6 +54,10 @@ SINK_WRITES = Counter(
     "newsstream_sink_writes", "PostgreSQL writes by table and result", ["table", "result"]
 )
 ROUTED = Counter("newsstream_articles_routed", "Articles published per desk topic", ["topic"])
+DEDUP_LATE_BANDS = Counter(
+    "newsstream_dedup_late_bands",
+    "Band verdicts an article was decided without (its gather timed out)",
+)
 CONSUMER_LAG = Gauge(
     "newsstream_consumer_lag", "Messages behind the end of a partition", ["topic", "partition"]
 )

@@ -288,6 +288,56 @@ class RubricStats(Record):
         return self
 
 
+class BandProbe(Record):
+    """One LSH band of an article's MinHash signature, on ``news.dedup.bands`` keyed by
+    ``language|band key`` (band number and its rows): every article sharing that band meets
+    in one partition, whatever its language's volume (streams/dedup/README.md)."""
+
+    schema_name: ClassVar[str] = "BandProbe"
+    kind: Literal["BandProbe"] = "BandProbe"
+    article_id: Id
+    band: int = Field(ge=0, le=255, description="band number within the signature")
+    fetched_at: EventTime = Field(description="the article's fetch time: the tie-break order")
+    fingerprint: str = Field(max_length=600, description="the article's MinHash signature")
+    answer: bool = Field(
+        default=True,
+        description="false for a revision: filed under the band, no verdict wanted",
+    )
+
+
+class BandVerdict(Record):
+    """A band's answer about one article: the earliest other article on that band that
+    contains (most of) it, or none. On ``news.dedup.gather``, keyed by article id."""
+
+    schema_name: ClassVar[str] = "BandVerdict"
+    kind: Literal["BandVerdict"] = "BandVerdict"
+    article_id: Id
+    band: int = Field(ge=0, le=255)
+    match_id: Id | None = Field(default=None, description="the earlier article, if any")
+    match_fetched_at: EventTime | None = None
+    similarity: float = Field(default=0.0, ge=0.0, le=1.0, description="its copy score")
+
+
+class PendingArticle(Record):
+    """An article past the exact-copy check, waiting on ``news.dedup.gather`` (keyed by article
+    id) for the verdicts of its bands."""
+
+    schema_name: ClassVar[str] = "PendingArticle"
+    kind: Literal["PendingArticle"] = "PendingArticle"
+    article: Article
+    bands: int = Field(ge=1, le=255, description="how many band verdicts to wait for")
+
+
+class GatherTimeout(Record):
+    """Sent by a worker's timer to ``news.dedup.gather`` for an article whose bands have not
+    all answered in time: it is decided with the verdicts that arrived before it."""
+
+    schema_name: ClassVar[str] = "GatherTimeout"
+    kind: Literal["GatherTimeout"] = "GatherTimeout"
+    article_id: Id
+    requested_at: datetime = Field(default_factory=utcnow)
+
+
 RECORD_TYPES: tuple[type[Record], ...] = (
     RawPage,
     Article,
@@ -296,4 +346,8 @@ RECORD_TYPES: tuple[type[Record], ...] = (
     DeadLetter,
     Correction,
     RubricStats,
+    BandProbe,
+    BandVerdict,
+    PendingArticle,
+    GatherTimeout,
 )

@@ -33,7 +33,10 @@ def asyncapi(topology: Topology) -> dict[str, Any]:
             "address": spec.name,
             "description": f"{spec.description}. Key: {spec.key}. Written by "
             f"{', '.join(spec.producers)}; read by {', '.join(spec.consumers)}.",
-            "messages": {spec.value: {"$ref": f"#/components/messages/{spec.value}"}},
+            # A topic may carry several record types ("A | B"), told apart by their `kind`.
+            "messages": {
+                name: {"$ref": f"#/components/messages/{name}"} for name in spec.value.split(" | ")
+            },
             "bindings": {
                 "kafka": {
                     "topic": spec.name,

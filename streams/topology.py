@@ -13,11 +13,19 @@ and docs/architecture.md equal to it)::
                     writes news.clean, news.dlq
                     state  clean-template-lines-news-raw, clean-template-lines-news-backfill-raw
     dedup_url       reads  news.clean
-                    writes news.dedup.content, news.duplicates, news.dlq
+                    writes news.dedup.hash, news.duplicates, news.dlq
                     state  dedup-url-by-id
-    dedup_content   reads  news.dedup.content
-                    writes news.unique, news.duplicates, news.dlq
-                    state  dedup-content-by-id, dedup-content-by-hash
+    dedup_hash      reads  news.dedup.hash
+                    writes news.dedup.bands, news.dedup.gather, news.unique, news.duplicates,
+                           news.dlq
+                    state  dedup-hash-by-hash
+    dedup_band      reads  news.dedup.bands
+                    writes news.dedup.gather, news.dlq
+                    state  dedup-band-earliest
+    dedup_gather    reads  news.dedup.gather
+                    writes news.dedup.hash, news.dedup.gather, news.unique, news.duplicates,
+                           news.dlq
+                    state  dedup-gather-articles, dedup-gather-bands
     classify        reads  news.unique, news.rubrics
                     writes news.articles, news.review, news.rubrics, news.dlq, news.topic.<desk>
     sink            reads  news.articles, news.duplicates
@@ -27,11 +35,12 @@ and docs/architecture.md equal to it)::
     classify-train  reads  news.corrections
     operator        reads  news.dlq
 Keys are the article id (hash of the canonical URL), so every version of one URL lands on one
-partition and is processed in order by one worker. One exception: ``news.dedup.content`` is
-keyed by language, so every copy of a text in one language meets the same partition and the
-same near-duplicate state, whichever partition its URL hashed to (see
-streams/dedup/README.md). Desk topics come from the taxonomy file, so an operator adding a
-topic there gets its Kafka topic on the next ``topics create`` (or worker start).
+partition and is processed in order by one worker. Exceptions: ``news.dedup.hash`` is keyed
+by language and content hash and ``news.dedup.bands`` by language and LSH band, so copies of a
+text meet in one partition whichever partition their URLs hashed to, and no language is
+pinned to one partition (see streams/dedup/README.md). Desk topics come from the taxonomy
+file, so an operator adding a topic there gets its Kafka topic on the next ``topics create``
+(or worker start).
 """
 
 from __future__ import annotations
@@ -44,7 +53,9 @@ from streams.settings import Settings
 RAW = "news.raw"
 BACKFILL_RAW = "news.backfill.raw"
 CLEAN = "news.clean"
-DEDUP_CONTENT = "news.dedup.content"
+DEDUP_HASH = "news.dedup.hash"
+DEDUP_BANDS = "news.dedup.bands"
+DEDUP_GATHER = "news.dedup.gather"
 UNIQUE = "news.unique"
 ARTICLES = "news.articles"
 REVIEW = "news.review"
@@ -101,6 +112,7 @@ class StageSpec:
     reads: tuple[str, ...] = ()  # topics followed besides the input (not by the agent)
 
 
+FLOW_WIDTH = 96  # the flow text's lines, indented in this docstring, stay within 100
 DESKS = DESK_PREFIX + "<desk>"  # stands for every desk topic of the taxonomy
 STAGES: tuple[StageSpec, ...] = (
     StageSpec(
@@ -119,16 +131,33 @@ STAGES: tuple[StageSpec, ...] = (
         "dedup_url",
         "dedup",
         CLEAN,
-        (DEDUP_CONTENT, DUPLICATES, "news.dlq"),
+        (DEDUP_HASH, DUPLICATES, "news.dlq"),
         ("dedup-url-by-id",),
     ),
     StageSpec(
-        "dedup_content",
-        "dedup_content",
+        "dedup_hash",
+        "dedup_hash",
         "dedup",
-        DEDUP_CONTENT,
-        (UNIQUE, DUPLICATES, "news.dlq"),
-        ("dedup-content-by-id", "dedup-content-by-hash"),
+        DEDUP_HASH,
+        (DEDUP_GATHER, DEDUP_BANDS, UNIQUE, DUPLICATES, "news.dlq"),
+        ("dedup-hash-by-hash",),
+    ),
+    StageSpec(
+        "dedup_band",
+        "dedup_band",
+        "dedup",
+        DEDUP_BANDS,
+        (DEDUP_GATHER, "news.dlq"),
+        ("dedup-band-earliest",),
+    ),
+    StageSpec(
+        "dedup_gather",
+        "dedup_gather",
+        "dedup",
+        DEDUP_GATHER,
+        # news.dedup.gather: timeouts, from its timer; news.dedup.hash: a copy's fate
+        (DEDUP_HASH, UNIQUE, DUPLICATES, DEDUP_GATHER, "news.dlq"),
+        ("dedup-gather-articles", "dedup-gather-bands"),
     ),
     StageSpec(
         "classify",
@@ -213,10 +242,24 @@ def build_topology(settings: Settings, desk_topics: Iterable[str]) -> Topology:
             "cleaned articles before deduplication",
         ),
         spec(
-            DEDUP_CONTENT,
-            "Article",
-            "articles past the URL check, re-keyed for content dedup",
-            key="language (ISO 639-1, 'und' when unknown)",
+            DEDUP_HASH,
+            "Article | DuplicateEvent",
+            "articles past the URL check, re-keyed for the exact-copy check; and the"
+            " near-duplicate decisions about the first article with a text",
+            key="language|content hash (language 'und' when unknown)",
+            retention_ms=DAY_MS,
+        ),
+        spec(
+            DEDUP_BANDS,
+            "BandProbe",
+            "one record per LSH band of an article that is not an exact copy",
+            key="language|band key (band number and its two MinHash rows, hex)",
+            retention_ms=DAY_MS,
+        ),
+        spec(
+            DEDUP_GATHER,
+            "PendingArticle | BandVerdict | GatherTimeout",
+            "articles waiting for their bands' verdicts, the verdicts, and timeouts",
             retention_ms=DAY_MS,
         ),
         spec(
@@ -360,5 +403,19 @@ def render_flow(topology: Topology) -> str:
         ]
         facts = [(k, v) for k, v in facts if v and v != "-"]
         for i, (what, names) in enumerate(facts):
-            lines.append(f"    {(role if i == 0 else '').ljust(width)}{what.ljust(7)}{names}")
+            head = f"    {(role if i == 0 else '').ljust(width)}{what.ljust(7)}"
+            lines += _wrap(head, names.split(", "))
     return "\n".join(lines)
+
+
+def _wrap(head: str, names: list[str], limit: int = FLOW_WIDTH) -> list[str]:
+    """``head`` and the names, continued on lines indented as far as ``head`` within ``limit``
+    characters (the flow is quoted in this module's docstring)."""
+    lines = [head + names[0]]
+    for name in names[1:]:
+        if len(lines[-1]) + len(name) + 2 > limit:
+            lines[-1] += ","
+            lines.append(" " * len(head) + name)
+        else:
+            lines[-1] += ", " + name
+    return lines

@@ -21,8 +21,10 @@ from streams.app.shell import StageShell
 from streams.clean.boilerplate import TemplateLines
 from streams.clean.stage import CleanStage
 from streams.clean.stage import warm_up as warm_up_clean
+from streams.dedup.band_step import DedupBandStage
 from streams.dedup.detector import Deduplicator
-from streams.dedup.stage import DedupContentStage, DedupUrlStage
+from streams.dedup.gather import DedupGatherStage
+from streams.dedup.stage import DedupHashStage, DedupUrlStage
 from streams.kafka.deadletter import payload_limit, replays_of
 from streams.kafka.lag import report_lag_forever
 from streams.kafka.producer import DurableProducer
@@ -41,7 +43,7 @@ class ChangelogAcks:
     Table writes go to faust's producer buffer, and faust flushes it before committing input
     offsets, but ``ProducerBuffer.flush`` returns as soon as 0.1 s pass without a message
     leaving the buffer, even with hundreds still in it ("producer buffer full" under load, ~15-20
-    writes per page here: template-line counts and three dedup keys). The commit then covers
+    writes per page here: template-line counts and the dedup keys). The commit then covers
     events whose state never reached Kafka, and after a SIGKILL the next owner rebuilds tables
     without them: the chaos test saw a copy published after its original came out counted as
     new. Each buffered record is a future
@@ -144,27 +146,48 @@ def _dedup_url_stage(app: NewsApp, settings: Settings, topology: Topology, table
     )
 
 
-def _dedup_content_stage(
+def _dedup_hash_stage(
     app: NewsApp, settings: Settings, topology: Topology, tables: Tables
 ) -> Stage:
-    """The content step, on the language-keyed topic. The band index is derived from by_id in
-    memory (by_band=None), not a table: a table would cost 32 changelog records per kept
-    article. Before this, it was the table "dedup-content-by-band"; its changelog topic is
-    simply no longer read."""
-    content = Deduplicator(
-        tables["dedup-content-by-id"],
-        tables["dedup-content-by-hash"],
-        None,
+    """Exact copies, keyed by language and content hash; fans the rest out to the bands."""
+    by_hash = tables["dedup-hash-by-hash"]
+    return DedupHashStage(Deduplicator({}, by_hash, {}, window_s=settings.dedup_window_s))
+
+
+def _dedup_band_stage(
+    app: NewsApp, settings: Settings, topology: Topology, tables: Tables
+) -> Stage:
+    """The LSH band agent: the earliest articles per band key, in a table bounded by the
+    dedup window."""
+    return DedupBandStage(tables["dedup-band-earliest"], window_s=settings.dedup_window_s)
+
+
+def _dedup_gather_stage(
+    app: NewsApp, settings: Settings, topology: Topology, tables: Tables
+) -> Stage:
+    """Gathers each article's band verdicts; a timer sends a timeout for articles whose bands
+    are late (a record in the article's partition, handled after every verdict before it)."""
+    stage = DedupGatherStage(
+        tables["dedup-gather-articles"],
+        tables["dedup-gather-bands"],
         window_s=settings.dedup_window_s,
+        timeout_s=settings.dedup_gather_timeout_s,
     )
 
     def partitions_moved(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
-        # Rebuild each partition's index from its recovered by_id on its next event.
-        content.forget_partitions()
+        stage.forget_partitions()
 
     app.on_partitions_revoked.connect(partitions_moved)
     app.on_partitions_assigned.connect(partitions_moved)
-    return DedupContentStage(content)
+
+    async def gather_timeouts() -> None:
+        emits = stage.due()
+        if emits:
+            await app.output.send_all(emits, stage=stage.name)
+
+    app.timer(interval=max(1.0, settings.dedup_gather_timeout_s / 4))(gather_timeouts)
+
+    return stage
 
 
 def _classify_stage(app: NewsApp, settings: Settings, topology: Topology, tables: Tables) -> Stage:
@@ -200,7 +223,9 @@ Builder: TypeAlias = Callable[[NewsApp, Settings, Topology, Tables], Stage]
 BUILDERS: dict[str, Builder] = {
     "clean": _clean_stage,
     "dedup_url": _dedup_url_stage,
-    "dedup_content": _dedup_content_stage,
+    "dedup_hash": _dedup_hash_stage,
+    "dedup_band": _dedup_band_stage,
+    "dedup_gather": _dedup_gather_stage,
     "classify": _classify_stage,
 }
 

@@ -203,6 +203,20 @@ class Deduplicator:
             return Decision("new")
         return Decision("duplicate", 0, best[1], "near_duplicate", round(best[0], 4))
 
+    # The exact-copy step (keyed by language and content hash): ``by_hash`` alone.
+
+    def first_with_text(self, content_hash: str, now: float) -> str | None:
+        """The article first kept with exactly this text inside the window, if any."""
+        first = self._fresh(self.by_hash.get(content_hash), now)
+        return None if first is None else first["id"]
+
+    def remember_text(self, article_id: str, content_hash: str, now: float) -> None:
+        self.by_hash[content_hash] = {"id": article_id, "t": now}
+
+    @staticmethod
+    def same_content(first: str) -> Decision:
+        return Decision("duplicate", 0, first, "same_content")
+
     def _best_match(self, article_id: str, sig: Signature, now: float) -> tuple[float, str] | None:
         """The candidate containing most of this text, if it contains enough of it."""
         best: tuple[float, str] | None = None

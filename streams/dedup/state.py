@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Iterator, MutableMapping
 from typing import Any, NotRequired, TypedDict, TypeVar
 
-__all__ = ["HashEntry", "PartitionView", "SeenVersion", "UrlEntry"]
+__all__ = ["BandSlot", "HashEntry", "PartitionView", "SeenVersion", "UrlEntry"]
 
 # ``[fetch time, first 16 characters of the content hash, revision]`` of an earlier version:
 # a JSON array, so a list (not a tuple) whether written here or read back from a changelog.
@@ -46,11 +46,19 @@ class UrlEntry(TypedDict):
     seen: NotRequired[list[SeenVersion]]
 
 
+# ``dedup-band-earliest`` value item: ``[fetch time, article id, fingerprint]`` of one of the
+# earliest articles filed under a band key (``band_step.py``), a JSON array.
+BandSlot = list[Any]
+
+
 class HashEntry(TypedDict):
     """``by_hash`` value: the first kept article with exactly this text."""
 
     id: str  # article id
     t: float  # its fetch time, seconds since the epoch
+    # Once that article was found a near-duplicate (the sharded steps): ``id`` is its original
+    # and this the copy score, which any exact copy of it shares.
+    near: NotRequired[float]
 
 
 V = TypeVar("V")

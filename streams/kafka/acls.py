@@ -34,7 +34,9 @@ PRINCIPALS = {
     "replay": "crawler",
     "clean": "worker",
     "dedup_url": "worker",
-    "dedup_content": "worker",
+    "dedup_hash": "worker",
+    "dedup_band": "worker",
+    "dedup_gather": "worker",
     "classify": "worker",
     "sink": "sink",
 }

@@ -13,9 +13,13 @@ import pytest
 from streams.errors import MalformedRecord
 from streams.records import (
     RECORD_TYPES,
+    BandProbe,
+    BandVerdict,
     Correction,
     DeadLetter,
     DuplicateEvent,
+    GatherTimeout,
+    PendingArticle,
     RawPage,
     RubricStats,
     SourceRef,
@@ -91,6 +95,18 @@ def _examples() -> dict[str, dict]:
             articles=12,
             proba_sums={"crime": 10.5, "sport": 0.1},
         ).model_dump(mode="json"),
+        "BandProbe": BandProbe(
+            article_id="ab" * 16, band=3, fetched_at=art.fetched_at, fingerprint=art.fingerprint
+        ).model_dump(mode="json"),
+        "BandVerdict": BandVerdict(
+            article_id="ab" * 16,
+            band=3,
+            match_id="cd" * 16,
+            match_fetched_at=art.fetched_at,
+            similarity=0.8,
+        ).model_dump(mode="json"),
+        "PendingArticle": PendingArticle(article=art, bands=32).model_dump(mode="json"),
+        "GatherTimeout": GatherTimeout(article_id="ab" * 16).model_dump(mode="json"),
     }
 
 

@@ -9,11 +9,10 @@ from typing import Any
 import pytest
 
 from streams.app.shell import StageShell
-from streams.dedup.detector import Deduplicator
-from streams.dedup.stage import DedupContentStage, DedupUrlStage
+from streams.dedup.pipeline import DedupSteps
 from streams.records import Article, ClassifiedArticle, DeadLetter, DuplicateEvent, SourceRef
 from streams.stage import Emit, StageResult
-from streams.topology import DEDUP_CONTENT
+from streams.topology import DEDUP_HASH
 from tests.conftest import make_article
 
 ORIGIN = SourceRef(topic="news.clean", partition=0, offset=42)
@@ -23,22 +22,14 @@ STORY = (
 ) * 6
 
 
-class TwoSteps:
-    """The stream's two dedup stages, one partition each: what the URL step forwards goes
-    through the content step."""
+class TwoSteps(DedupSteps):
+    """The stream's dedup stages (URL, hash, band, gather), one partition each: what the URL
+    step forwards goes through the others."""
 
     name = "dedup_url"
 
     def __init__(self, window_s: float = 7 * 86400) -> None:
-        self.url = DedupUrlStage(Deduplicator({}, {}, {}, window_s=window_s))
-        self.content = DedupContentStage(Deduplicator({}, {}, None, window_s=window_s))
-
-    def __call__(self, key: bytes | None, value: bytes, origin: SourceRef) -> StageResult:
-        first = self.url(key, value, origin)
-        (emit,) = first.emits
-        if emit.topic != DEDUP_CONTENT:
-            return first
-        return self.content(emit.key, emit.value, origin)
+        super().__init__(window_s)
 
 
 def dedup() -> TwoSteps:
@@ -173,19 +164,21 @@ def test_route_sends_to_articles_desks_and_review() -> None:
 
 def test_two_step_dedup_catches_a_copy_whose_url_hashed_to_another_partition() -> None:
     from streams.dedup.detector import Deduplicator
-    from streams.dedup.stage import DedupContentStage, DedupUrlStage
+    from streams.dedup.stage import DedupUrlStage
 
     # Two URL-step instances stand for two partitions of news.clean, each with its own state;
-    # the content step sees both because news.dedup.content is keyed by language.
+    # the content steps see both because news.dedup.hash is keyed by language and content
+    # hash, news.dedup.bands by language and band.
     part_a = DedupUrlStage(Deduplicator({}, {}, {}, window_s=86400))
     part_b = DedupUrlStage(Deduplicator({}, {}, {}, window_s=86400))
-    content = DedupContentStage(Deduplicator({}, {}, {}, window_s=86400))
+    content = DedupSteps(window_s=86400)
 
     def through(url_step: DedupUrlStage, article: Article) -> StageResult:
         step1 = url_step(None, article.to_json(), ORIGIN)
-        assert step1.emits[0].topic == "news.dedup.content"
-        assert step1.emits[0].key == b"en"
-        return content(step1.emits[0].key, step1.emits[0].value, ORIGIN)
+        assert step1.emits[0].topic == DEDUP_HASH
+        assert step1.emits[0].key == f"en|{article.content_hash}".encode()
+        (out,) = content.run(step1.emits[0])
+        return StageResult("duplicate" if out.topic == "news.duplicates" else step1.outcome, [out])
 
     original = make_article(STORY, article_id="a1" * 16)
     copy = make_article("Breaking. " + STORY + " Share this.", article_id="b2" * 16)

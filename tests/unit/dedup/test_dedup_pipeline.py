@@ -4,6 +4,7 @@ does not do (issue 10): languages apart, redeliveries, URLs of copies remembered
 from __future__ import annotations
 
 from streams.dedup.pipeline import DedupPipeline, text_article
+from streams.identity import content_hash
 from tests.unit.dedup.test_dedup_detector import UNRELATED, WIRE, reprint
 
 A, B, C = "a" * 32, "b" * 32, "c" * 32
@@ -46,4 +47,4 @@ def test_the_url_of_a_copy_is_remembered_by_the_url_step() -> None:
     assert (again.kind, again.duplicate_of, again.reason) == ("duplicate", B, "same_url")
     # Keys carry their partition's prefix, as in the worker's tables (state.PartitionView).
     assert set(run.url_by_id) == {f"0|{A}", f"0|{B}"}
-    assert set(run.content_by_id) == {f"0|{A}"}
+    assert set(run.hash_by_hash) == {f"0|und|{content_hash(WIRE)}"}

@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from streams.dedup.detector import EXPIRE_EVERY_S, Deduplicator
-from streams.dedup.stage import DedupContentStage, DedupUrlStage
+from streams.dedup.pipeline import DedupSteps
+from streams.dedup.stage import DedupHashStage, DedupUrlStage
 from streams.dedup.state import PartitionView
 from streams.records import Article, SourceRef
 from tests.conftest import make_article
@@ -53,16 +54,16 @@ def test_url_step_state_is_bounded_by_the_window_per_partition() -> None:
     assert step(None, article("b2", "Changed.", later).to_json(), at(1)).outcome == "new"
 
 
-def test_content_step_forgets_originals_after_the_window() -> None:
-    tables: list[dict[str, Any]] = [{}, {}, {}]
-    step = DedupContentStage(Deduplicator(*tables, window_s=3600.0))
-    assert step(b"en", article("a1").to_json(), at(0)).outcome == "new"
-    assert step(b"en", article("b2").to_json(), at(0)).outcome == "duplicate"
+def test_content_steps_forget_originals_after_the_window() -> None:
+    steps = DedupSteps(window_s=3600.0)
+    assert steps(None, article("a1").to_json(), at(0)).outcome == "new"
+    assert steps(None, article("b2").to_json(), at(0)).outcome == "duplicate"
     later = T0 + timedelta(seconds=3600 + EXPIRE_EVERY_S + 1)
-    assert step(b"en", article("c3", when=later).to_json(), at(0)).outcome == "new"
-    ids = [k for k in tables[0] if k.startswith("0|")]
-    assert ids == [f"0|{'c3' * 16}"]  # the expired original is gone from by_id
-    assert all(len(v) == 1 for v in tables[2].values())  # and from every bucket
+    assert steps(None, article("c3", when=later).to_json(), at(0)).outcome == "new"
+    ids = [v["id"] for v in steps.hash_by_hash.values()]
+    assert ids == ["c3" * 16]  # the expired original is gone from by_hash
+    # and from every band: each holds the earliest article of the window, now c3
+    assert {slot[1] for slots in steps.band_earliest.values() for slot in slots} == {"c3" * 16}
 
 
 def test_state_in_the_changelog_format_reads_as_is() -> None:
@@ -86,7 +87,7 @@ def test_state_in_the_changelog_format_reads_as_is() -> None:
     assert Article.from_json(step(None, later.to_json(), at(0)).emits[0].value).revision == 2
     assert recovered[f"0|{latest.article_id}"]["seen"][0][2] == 1
     first_with_text = {"id": latest.article_id, "t": T0.timestamp()}
-    by_hash = json.loads(json.dumps({f"0|{latest.content_hash}": first_with_text}))
-    content = DedupContentStage(Deduplicator(recovered, by_hash, None, window_s=86400))
+    by_hash = json.loads(json.dumps({f"0|en|{latest.content_hash}": first_with_text}))
+    content = DedupHashStage(Deduplicator({}, by_hash, {}, window_s=86400))
     copy = article("b2", when=T0 + timedelta(minutes=6))
     assert content(b"en", copy.to_json(), at(0)).outcome == "duplicate"

@@ -4,10 +4,10 @@ comes again and finds the state it wrote itself. It must get its first decision 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from streams.dedup.detector import Deduplicator
-from streams.dedup.stage import DedupContentStage, DedupUrlStage, article_signature
+from streams.dedup.pipeline import DedupSteps
+from streams.dedup.stage import DedupUrlStage, article_signature
 from streams.records import Article, SourceRef
 from tests.conftest import make_article
 
@@ -54,22 +54,22 @@ def test_url_step_redelivered_fetch_gets_its_first_decision_not_same_url() -> No
     assert step(None, later.to_json(), at(12)).outcome == "revision"  # back to the old text
 
 
-def test_content_step_redelivered_original_does_not_flip_to_a_copy_of_a_later_text() -> None:
-    tables: list[dict[str, Any]] = [{}, {}, {}]
-    step = DedupContentStage(Deduplicator(*tables, window_s=86400))
+def test_content_steps_redelivered_original_does_not_flip_to_a_copy_of_a_later_text() -> None:
+    steps = DedupSteps(window_s=86400)
     short = make_article(STORY, article_id="a1" * 16, fetched_at=T0)
     # Twice as long and containing all of the short text: new (it adds text), not a copy.
     longer = make_article(STORY + MORE + MORE, article_id="b2" * 16, fetched_at=T0)
-    content = "news.dedup.content"
-    assert step(b"en", short.to_json(), at(1, content)).outcome == "new"
-    assert step(b"en", longer.to_json(), at(2, content)).outcome == "new"
-    # A fresh look at the short text (its own entries skipped) now finds it inside the longer
-    # one ...
+    assert steps(None, short.to_json(), at(1)).outcome == "new"
+    assert steps(None, longer.to_json(), at(2)).outcome == "new"
+    # A look at the short text against every article of its first band, order ignored, now
+    # finds it inside the longer one ...
     sig = article_signature(short)
-    fresh = step.detector.for_partition(0).match_content(
-        short.article_id, short.content_hash, sig, T0.timestamp()
-    )
-    assert (fresh.kind, fresh.duplicate_of) == ("duplicate", "b2" * 16)
-    # ... but its redelivery keeps the decision it got: still the original.
-    assert step(b"en", short.to_json(), at(1, content)).outcome == "new"
-    assert step(b"en", longer.to_json(), at(2, content)).outcome == "new"
+    (slots,) = [v for k, v in steps.band_earliest.items() if k.endswith(sig.band_keys()[0])]
+    everyone = [*slots, [T0.timestamp(), longer.article_id, longer.fingerprint]]
+    found = steps.band_step.match(sig, [s for s in everyone if s[1] != short.article_id])
+    assert found is not None
+    assert found[2] == "b2" * 16
+    # ... but its redelivery keeps the decision it got: still the original (only articles
+    # before it in (fetch time, id) order can be its original).
+    assert steps(None, short.to_json(), at(1)).outcome == "new"
+    assert steps(None, longer.to_json(), at(2)).outcome == "new"

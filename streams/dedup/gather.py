@@ -1,0 +1,209 @@
+"""Step 4 of dedup, keyed by article id: gather an article's band verdicts and decide.
+
+``news.dedup.gather`` carries three record types for one article id, all in its partition:
+the ``PendingArticle`` (from the hash step), one ``BandVerdict`` per band (from the band
+step, in any order) and, when the bands are late, a ``GatherTimeout`` (from a worker's timer,
+``due``). Two tables hold what arrived: ``dedup-gather-articles`` (the article and how many
+verdicts it waits for) and ``dedup-gather-bands`` (the bands answered and the best match so
+far). Once every band has answered, the article is emitted: a ``near_duplicate``
+DuplicateEvent naming the best match (highest copy score, then earliest ``(time, id)``: the
+same whichever band answered first), or the article on ``news.unique``. A timeout decides with
+the verdicts that arrived; the missing bands are counted (``newsstream_dedup_late_bands_total``).
+
+Redelivery. The article's entry is replaced by a small marker of its decision only when the
+next event of the partition comes (``_close``), i.e. after the decision's output was acked
+(the shell awaits it before taking the next event). A crash before that leaves the full entry
+in the changelog, and whatever part of the article's records comes again decides the same.
+After it, a redelivered ``PendingArticle`` gets the marker's decision again at once, and
+redelivered verdicts or timeouts are ignored (outcome ``late``); the marker is kept for the
+dedup window.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, MutableMapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from streams.dedup.band_step import Match, best
+from streams.dedup.detector import EXPIRE_EVERY_S, Decision
+from streams.dedup.stage import duplicate_event, hash_key, unique
+from streams.dedup.state import PartitionView
+from streams.errors import MalformedRecord
+from streams.metrics import DEDUP_LATE_BANDS
+from streams.records import (
+    Article,
+    BandVerdict,
+    GatherTimeout,
+    PendingArticle,
+    SourceRef,
+)
+from streams.stage import Emit, StageResult
+from streams.topology import DEDUP_GATHER, DEDUP_HASH
+
+GatherRecord = PendingArticle | BandVerdict | GatherTimeout
+KINDS: dict[str, type[GatherRecord]] = {
+    "PendingArticle": PendingArticle,
+    "BandVerdict": BandVerdict,
+    "GatherTimeout": GatherTimeout,
+}
+# Entries (JSON dicts, see the module docstring):
+# articles: {"a": Article JSON, "n": verdicts awaited, "w": wall time}
+#           or, once decided, {"done": [duplicate_of or None, similarity], "w": wall time}
+# bands:    {"got": [band numbers], "m": [score, time, id] or None, "w": wall time}
+Entry = dict[str, Any]
+
+
+def parse(value: bytes) -> GatherRecord:
+    try:
+        kind = orjson.loads(value).get("kind")
+    except (orjson.JSONDecodeError, AttributeError) as exc:
+        raise MalformedRecord(f"gather record: not a JSON object: {exc}") from exc
+    cls = KINDS.get(kind)
+    if cls is None:
+        raise MalformedRecord(f"gather record: unknown kind {kind!r}")
+    return cls.from_json(value)
+
+
+@dataclass
+class DedupGatherStage:
+    articles: MutableMapping[str, Entry]
+    bands: MutableMapping[str, Entry]
+    window_s: float
+    timeout_s: float
+    clock: Callable[[], float] = time.time
+    name: str = "dedup_gather"
+    _closing: dict[int, dict[str, Entry]] = field(default_factory=dict)
+    _last_expiry: dict[int, float] = field(default_factory=dict)
+    _asked: dict[str, float] = field(default_factory=dict)
+
+    def __call__(self, key: bytes | None, value: bytes, origin: SourceRef) -> StageResult:
+        record = parse(value)
+        p = origin.partition
+        articles, bands = PartitionView(self.articles, p), PartitionView(self.bands, p)
+        self._close(p, articles, bands)
+        self._maybe_expire(p, articles, bands)
+        aid = record.article.article_id if isinstance(record, PendingArticle) else record.article_id
+        entry: Entry | None = articles.get(aid)
+        if entry is not None and "done" in entry:
+            if isinstance(record, PendingArticle):  # the decision again, its output may be lost
+                return self._emit(p, aid, record.article, entry["done"], again=True)
+            return StageResult("late")
+        if isinstance(record, PendingArticle):
+            if entry is None:
+                entry = {
+                    "a": record.article.to_json().decode(),
+                    "n": record.bands,
+                    "w": self.clock(),
+                }
+                articles[aid] = entry
+        elif isinstance(record, BandVerdict):
+            self._add_verdict(bands, record)
+        else:
+            self._asked.pop(aid, None)
+            if entry is None:  # verdicts of an article decided and forgotten, or never sent
+                bands.pop(aid, None)
+                return StageResult("orphan")
+        got: Entry = bands.get(aid) or {"got": [], "m": None}
+        if entry is None:
+            return StageResult("waiting")
+        missing = entry["n"] - len(got["got"])
+        if missing > 0 and not isinstance(record, GatherTimeout):
+            return StageResult("waiting")
+        if missing > 0:
+            DEDUP_LATE_BANDS.inc(missing)
+        match: Match | None = tuple(got["m"]) if got["m"] else None
+        done = [match[2], match[0]] if match else [None, 0.0]
+        article = Article.from_json(entry["a"])
+        result = self._emit(p, aid, article, done)
+        return StageResult(
+            f"{result.outcome}_late" if missing > 0 else result.outcome, result.emits
+        )
+
+    def _add_verdict(self, bands: MutableMapping[str, Entry], verdict: BandVerdict) -> None:
+        got: Entry = bands.get(verdict.article_id) or {"got": [], "m": None, "w": self.clock()}
+        if verdict.band in got["got"]:
+            return  # a redelivered verdict
+        candidates: list[Match] = [tuple(got["m"])] if got["m"] else []
+        if verdict.match_id is not None and verdict.match_fetched_at is not None:
+            when = verdict.match_fetched_at.timestamp()
+            candidates.append((verdict.similarity, when, verdict.match_id))
+        found = best(candidates)
+        # Re-assigned, never mutated: the table writes a changelog record for the change.
+        bands[verdict.article_id] = got | {
+            "got": [*got["got"], verdict.band],
+            "m": list(found) if found else None,
+        }
+
+    def _emit(
+        self, partition: int, aid: str, article: Article, done: list[Any], *, again: bool = False
+    ) -> StageResult:
+        if not again:
+            self._closing.setdefault(partition, {})[aid] = {"done": done, "w": self.clock()}
+        if done[0] is None:
+            return StageResult("new", [unique(article)])
+        d = Decision("duplicate", 0, done[0], "near_duplicate", done[1])
+        event = duplicate_event(article, d)
+        # Also to the hash step: exact copies of this text are to name its original, too.
+        fate = Emit(DEDUP_HASH, hash_key(article).encode(), event.value)
+        return StageResult("duplicate", [event, fate])
+
+    def _close(
+        self,
+        partition: int,
+        articles: MutableMapping[str, Entry],
+        bands: MutableMapping[str, Entry],
+    ) -> None:
+        """Replace the entries of articles decided by this partition's earlier events by their
+        decision markers: their outputs are acked by now."""
+        for aid, marker in self._closing.pop(partition, {}).items():
+            articles[aid] = marker
+            bands.pop(aid, None)
+
+    def _maybe_expire(
+        self,
+        partition: int,
+        articles: MutableMapping[str, Entry],
+        bands: MutableMapping[str, Entry],
+    ) -> None:
+        """Forget this partition's entries older than the window (by the wall clock: verdicts
+        carry no fetch time), once per ``EXPIRE_EVERY_S``."""
+        now = self.clock()
+        last = self._last_expiry.get(partition)
+        if last is not None and now - last < EXPIRE_EVERY_S:
+            return
+        self._last_expiry[partition] = now
+        for table in (articles, bands):
+            for k in [k for k, v in table.items() if now - v.get("w", now) > self.window_s]:
+                del table[k]
+
+    def forget_partitions(self) -> None:
+        """Partitions moved (a rebalance): what this process meant to close or ask about
+        belongs to whoever owns them now, who finds the full entries and decides them again."""
+        self._closing.clear()
+        self._asked.clear()
+
+    def due(self) -> list[Emit]:
+        """Timeouts to send for articles (and stray verdicts) waiting longer than
+        ``timeout_s``, over every partition this process holds; call it from a timer. A record
+        on the topic, not a decision here: it is handled in the article's partition, after
+        every verdict already written there."""
+        now = self.clock()
+        waiting: dict[str, float] = {}
+        closing = {f"{p}|{aid}" for p, ids in self._closing.items() for aid in ids}
+        for table in (self.articles, self.bands):
+            for key, entry in list(table.items()):
+                if "done" in entry or key in closing:
+                    continue
+                if table is self.bands and key in self.articles:
+                    continue  # its article entry stands for it
+                waiting.setdefault(key.split("|", 1)[1], entry.get("w", now))
+        emits = []
+        for aid, since in waiting.items():
+            if now - since > self.timeout_s and now - self._asked.get(aid, -1e18) > self.timeout_s:
+                self._asked[aid] = now
+                emits.append(Emit.record(DEDUP_GATHER, aid, GatherTimeout(article_id=aid)))
+        return emits
