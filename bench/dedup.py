@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -33,8 +34,11 @@ from streams.dedup.quality import (
     load_pairs,
 )
 from streams.dedup.variants import KINDS, evaluate_copies, usable_bases
+from streams.topology import CLEAN
 
 REPEAT = 5
+# Partitions of each dedup topic in the in-process run (state is per partition, as in a worker).
+PARTITIONS = 4
 
 
 def print_pairs(pairs: list[Pair]) -> None:
@@ -67,7 +71,7 @@ def stream(texts: list[str]) -> None:
     steps_s = float("inf")
     for _ in range(REPEAT):
         started = time.perf_counter()
-        run = DedupPipeline(window_s=7 * 86400)
+        run = DedupPipeline(window_s=7 * 86400, partitions=PARTITIONS)
         decisions = [run(a) for a in articles]
         steps_s = min(steps_s, time.perf_counter() - started)
     n = len(texts)
@@ -76,19 +80,32 @@ def stream(texts: list[str]) -> None:
         f" dedup steps {n / steps_s:,.0f}/s (best of {REPEAT}),"
         f" both {n / (t1 - t0 + steps_s):,.0f}/s"
     )
-    tables = {
+    tables: dict[str, Mapping[str, object]] = {
         "url by_id": run.url_by_id,
-        "content by_id": run.content_by_id,
-        "content by_hash": run.content_by_hash,
+        "hash by_hash": run.hash_by_hash,
+        "band earliest": run.band_earliest,
+        "gather": run.steps.gather_articles | run.steps.gather_bands,
     }
     sizes = {name: sum(len(json.dumps([k, v])) for k, v in m.items()) for name, m in tables.items()}
     parts = ", ".join(f"{name} {size / n:,.0f}" for name, size in sizes.items())
-    # One language (none given): every text is on content partition 0.
-    buckets = len(run.content_step.detector.for_partition(0).by_band)
-    print(
-        f"state: {sum(sizes.values()) / n:,.0f} bytes of JSON per kept article ({parts});"
-        f" band index derived in memory, {buckets} buckets"
+    print(f"state: {sum(sizes.values()) / n:,.0f} bytes of JSON per article ({parts})")
+    # Records written per input article (the input itself not counted), per topic, with their
+    # bytes (key and value), and the changelog records the tables would write.
+    out = [t for t in sorted(run.written) if t != CLEAN]
+    per_topic = ", ".join(
+        f"{t} {run.written[t] / n:.2f} ({run.written_bytes[t] / n:,.0f} B)" for t in out
     )
+    total = sum(run.written[t] for t in out) / n
+    print(f"records written per article: {total:.2f}; {per_topic}")
+    steps = run.steps
+    changelog = {
+        "url": steps.url_by_id.writes,
+        "hash": steps.hash_by_hash.writes,
+        "band": steps.band_earliest.writes,
+        "gather": steps.gather_articles.writes + steps.gather_bands.writes,
+    }
+    parts = ", ".join(f"{k} {v / n:.2f}" for k, v in changelog.items())
+    print(f"changelog records per article: {sum(changelog.values()) / n:.2f} ({parts})")
     dups = [(i, d) for i, d in enumerate(decisions) if d.kind == "duplicate"]
     false = 0
     for i, d in dups:
