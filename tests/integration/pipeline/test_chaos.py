@@ -105,11 +105,11 @@ def _original(rng: random.Random, tag: str, i: int) -> Page:
     return Page(url, f"chaos-{tag}", f"Story {i} {tag}", paragraphs)
 
 
-def make_plan(tag: str) -> Plan:
-    """Distinct originals; every third gets an exact copy, every third+1 a near-copy (a new
-    lead, its last paragraph cut) on another site; original 2 gets a revision."""
+def make_plan(tag: str, count: int = ORIGINALS) -> Plan:
+    """``count`` distinct originals; every third gets an exact copy, every third+1 a near-copy
+    (a new lead, its last paragraph cut) on another site; original 2 gets a revision."""
     rng = random.Random(tag)
-    originals = [_original(rng, tag, i) for i in range(ORIGINALS)]
+    originals = [_original(rng, tag, i) for i in range(count)]
     copies: dict[str, tuple[Page, str]] = {}
     for i, page in enumerate(originals):
         mirror = f"https://mirror{i % 4}-{tag}.example.net/wire/{i}"
