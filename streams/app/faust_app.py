@@ -99,6 +99,10 @@ def create_app(
         web_enabled=False,  # /metrics is served by streams.metrics on every process
         topic_partitions=settings.topic_partitions,
         topic_disable_leader=True,
+        # Every topic the app uses, changelogs included, is in the topology and created before
+        # faust starts (`check_topics` in the worker): faust declaring them again went through
+        # a dead controller node on a cluster and crashed the worker at start.
+        topic_allow_declare=False,
         producer_acks=-1,
         producer_max_request_size=settings.max_request_bytes,
         consumer_max_fetch_size=settings.max_request_bytes,

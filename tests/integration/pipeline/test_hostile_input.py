@@ -43,9 +43,11 @@ from streams.kafka.clients import make_producer
 from streams.kafka.reader import read_topic
 from streams.records import (
     Article,
+    BandProbe,
     ClassifiedArticle,
     Correction,
     DuplicateEvent,
+    PendingArticle,
     RawPage,
     Record,
     RubricStats,
@@ -56,7 +58,9 @@ from streams.topology import (
     BACKFILL_RAW,
     CLEAN,
     CORRECTIONS,
-    DEDUP_CONTENT,
+    DEDUP_BANDS,
+    DEDUP_GATHER,
+    DEDUP_HASH,
     DLQ,
     DUPLICATES,
     RAW,
@@ -86,7 +90,9 @@ READER = {
     RAW: "worker/clean",
     BACKFILL_RAW: "worker/clean",
     CLEAN: "worker/dedup_url",
-    DEDUP_CONTENT: "worker/dedup_content",
+    DEDUP_HASH: "worker/dedup_hash",
+    DEDUP_BANDS: "worker/dedup_band",
+    DEDUP_GATHER: "worker/dedup_gather",
     UNIQUE: "worker/classify",
     RUBRICS: "worker/rubric reader",
     ARTICLES: "sink",
@@ -187,12 +193,18 @@ def _valid_bases(group: str) -> dict[str, tuple[type[Record], dict[str, Any]]]:
         proba_sums={"sport": 0.5},
     )  # fmt: skip
     corr = Correction(article_id="ef" * 16, topics=["crime"], editor="ed", text="t", title="t")
+    probe = BandProbe(
+        article_id=art.article_id, band=3, fetched_at=art.fetched_at, fingerprint=art.fingerprint
+    )
+    pending = PendingArticle(article=art, bands=32)
     dump: Callable[[BaseModel], dict[str, Any]] = lambda r: r.model_dump(mode="json")  # noqa: E731
     return {
         RAW: (RawPage, dump(raw)),
         BACKFILL_RAW: (RawPage, dump(raw)),
         CLEAN: (Article, dump(art)),
-        DEDUP_CONTENT: (Article, dump(art)),
+        DEDUP_HASH: (Article, dump(art)),
+        DEDUP_BANDS: (BandProbe, dump(probe)),
+        DEDUP_GATHER: (PendingArticle, dump(pending)),
         UNIQUE: (Article, dump(art)),
         ARTICLES: (ClassifiedArticle, dump(classified)),
         DUPLICATES: (DuplicateEvent, dump(dup)),
@@ -347,7 +359,7 @@ def absurd(group: str) -> list[Sent]:
             ("revision_2_40", _absurd_article(revision=2**40)),
             ("bad_fingerprint", _absurd_article(fingerprint="zz" * 8, content_hash="")),
         ],
-        DEDUP_CONTENT: [
+        DEDUP_HASH: [
             ("fetched_in_9999", _absurd_article(fetched_at=FAR_FUTURE)),
             ("language_1000_chars", _absurd_article(language="🙂" * 1000)),
         ],
@@ -473,7 +485,7 @@ class Outcomes:
                 letters[(o["topic"], o["partition"], o["offset"])] = letter
         self.letters = letters
         self.by_topic: dict[str, list[Any]] = {}
-        for topic in (RAW, BACKFILL_RAW, CLEAN, DEDUP_CONTENT, UNIQUE, ARTICLES, DUPLICATES):
+        for topic in (RAW, BACKFILL_RAW, CLEAN, DEDUP_HASH, UNIQUE, ARTICLES, DUPLICATES):
             self.by_topic[topic] = read_all(self.settings, topic)
         with psycopg.connect(self.dsn) as conn:
             try:
@@ -512,11 +524,11 @@ class Outcomes:
                     return "cleaned"
             return "pending"
         if rec.topic == CLEAN and aid is not None:
-            if aid in self._ids_on(DEDUP_CONTENT):
+            if aid in self._ids_on(DEDUP_HASH):
                 return "kept (new or revision)"
             if aid in self._ids_on(DUPLICATES):
                 return "duplicate"
-        if rec.topic == DEDUP_CONTENT and aid is not None:
+        if rec.topic == DEDUP_HASH and aid is not None:
             if aid in self._ids_on(UNIQUE):
                 return "kept (new or revision)"
             if aid in self._ids_on(DUPLICATES):
