@@ -61,15 +61,8 @@ FetchTime = Annotated[datetime, AfterValidator(_not_future), AfterValidator(_aft
 Url = Annotated[str, Field(max_length=MAX_URL_CHARS)]
 
 
-def _no_nul(value: str) -> str:
-    # PostgreSQL text cannot hold NUL, and no article text has one: a decoding accident or junk.
-    if "\x00" in value:
-        raise ValueError("contains a NUL character")
-    return value
-
-
-Text = Annotated[str, Field(max_length=MAX_TEXT_CHARS), AfterValidator(_no_nul)]
-Title = Annotated[str, Field(max_length=MAX_TITLE_CHARS), AfterValidator(_no_nul)]
+Text = Annotated[str, Field(max_length=MAX_TEXT_CHARS)]
+Title = Annotated[str, Field(max_length=MAX_TITLE_CHARS)]
 Revision = Annotated[int, Field(ge=0, le=MAX_REVISION)]
 
 

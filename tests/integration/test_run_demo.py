@@ -31,13 +31,14 @@ def leftovers(state: Path) -> list[str]:
     return [line for line in out.splitlines() if "pgrep" not in line]
 
 
-def wait_sql(dsn: str, sql: str, timeout_s: float = 120) -> int:
+def wait_sql(dsn: str, sql: str, timeout_s: float = 120, at_least: int = 1) -> int:
     deadline = time.monotonic() + timeout_s
+    n = 0
     while time.monotonic() < deadline:
         try:
             with psycopg.connect(dsn, connect_timeout=2) as conn:
                 n = conn.execute(sql).fetchone()[0]  # type: ignore[index]
-                if n:
+                if n >= at_least:
                     return int(n)
         except psycopg.Error:
             pass
@@ -123,7 +124,7 @@ def test_run_demo_flows_end_to_end_and_ctrl_c_stops_everything(tmp_path: Path) -
         assert dup["reason"] in ("same_content", "near_duplicate")
         wait_for(settings, "news.articles", lambda d: d["revision"] >= 1, timeout_s=120)
         dsn = EmbeddedPostgres(state / "postgres", port=pgport).dsn
-        assert wait_sql(dsn, "SELECT count(*) FROM articles") >= 5
+        assert wait_sql(dsn, "SELECT count(*) FROM articles", at_least=5) >= 5
         assert wait_sql(dsn, "SELECT count(*) FROM articles WHERE revision >= 1") == 1
 
         # Supervision: SIGKILL the worker child; `run` restarts it and keeps running.

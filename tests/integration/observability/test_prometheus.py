@@ -188,7 +188,9 @@ def test_health_endpoints(sink: Any) -> None:
     assert status == 200
     assert body.startswith("ok\nsink: last heartbeat ")
     status, body = http_get(f"{base}/readyz")
-    assert (status, body) == (200, "ok\nsink: ready connected to PostgreSQL\n")
+    assert status == 200
+    assert body.startswith("ok\nkafka: ready broker reachable at 127.0.0.1:")
+    assert body.endswith("\nsink: ready connected to PostgreSQL\n")
     assert http_get(f"{base}/nope")[0] == 404
 
 
@@ -199,7 +201,8 @@ def test_worker_serves_health_and_the_same_metric_names(
     worker = spawn("worker", "--stages", "clean")
     base = f"http://127.0.0.1:{worker.metrics_port}"
     body = wait_http(f"{base}/readyz", timeout_s=120)
-    assert body.startswith("ok\nworker: ready ")
+    assert body.startswith("ok\nkafka: ready broker reachable at ")
+    assert "\nworker: ready " in body
     assert "partitions assigned" in body
     deadline, body = time.monotonic() + 30, ""
     while time.monotonic() < deadline and "worker: last heartbeat" not in body:

@@ -104,6 +104,7 @@ READER = {
 DEFINED = {
     (RAW, "absurd:10k_redirects"): "cleaned: the redirect chain is not part of the article",
     (RUBRICS, "absurd:unknown_class"): "merged: a class the model lacks shifts nothing",
+    (ARTICLES, "absurd:nul_in_text"): "stored without the NUL (PostgreSQL text cannot hold one)",
 }
 # Holes this test found and that are still open: reported, not yet fixed (see the report).
 KNOWN_HOLES: dict[tuple[str, str], str] = {}
@@ -643,7 +644,9 @@ def test_hostile_input_on_every_consumed_topic_ends_counted_and_stores_no_junk(
     assert sink.poll() is None
     assert http_status(sport, "/readyz") == 200
     allowed = {_id_of(r.value) for r in hostile if (r.topic, r.case) in {**DEFINED, **KNOWN_HOLES}}
-    junk = outcomes.stored - real_ids - allowed
+    # Other test modules share the broker: only ids this test published can be its junk.
+    published = {i for r in hostile if (i := _id_of(r.value)) is not None}
+    junk = (outcomes.stored & published) - real_ids - allowed
     assert not junk, f"junk stored as articles: {sorted(junk)}"
     passed = [r for r in hostile if r.case.startswith("absurd") and not r.outcome.startswith(
         ("dead_letter", "counted", "refused")) and (r.topic, r.case) not in DEFINED]  # fmt: skip

@@ -206,8 +206,9 @@ def test_articles_cli_prints_stored_rows(db_dsn: str, tmp_path: Any) -> None:
 
 
 async def test_a_huge_page_of_distinct_words_is_stored(conn: asyncpg.Connection) -> None:
-    # ~2.4 MB of distinct words: more lexemes than one tsvector may hold (1 MB).
-    words = " ".join(f"w{i:07d}x" for i in range(240_000))
+    # ~1 MB of distinct words (the most an Article may carry): more lexemes, with their
+    # positions, than one tsvector may hold (1 MB).
+    words = " ".join(f"w{i:07d}x" for i in range(99_000))
     big = article("ab" * 16, text="Needle headline. " + words)
     assert (await write_batch(conn, [big], [])).articles[0][1] == "inserted"
     rows = await search(conn, ArticleQuery(text="needle", language="en"))
