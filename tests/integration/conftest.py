@@ -7,9 +7,13 @@ cache is the shared default one, so only the first run on a machine downloads th
 
 from __future__ import annotations
 
+import asyncio
+import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import asyncpg
 import pytest
 
 from streams.infra._process import free_ports
@@ -77,3 +81,23 @@ def postgres_factory(tmp_path: Path) -> Iterator[Callable[[], EmbeddedPostgres]]
     yield make
     for server in made:
         server.stop()
+
+
+@contextmanager
+def own_database(server_dsn: str, prefix: str) -> Iterator[str]:
+    """A database of its own on a shared PostgreSQL server (so other tests' rows never
+    interfere); dropped afterwards."""
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+
+    async def admin(sql: str) -> None:
+        conn = await asyncpg.connect(server_dsn)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(admin(f"CREATE DATABASE {name}"))
+    try:
+        yield server_dsn.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        asyncio.run(admin(f"DROP DATABASE {name} WITH (FORCE)"))

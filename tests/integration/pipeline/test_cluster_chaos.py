@@ -50,6 +50,7 @@ from streams.kafka.clients import make_producer
 from streams.kafka.security import aiokafka_kwargs
 from streams.settings import Settings
 from streams.topology import RAW, Topology
+from tests.integration.conftest import own_database
 from tests.integration.pipeline.conftest import Spawn
 from tests.integration.pipeline.test_chaos import (
     FAST_GROUP,
@@ -107,19 +108,10 @@ def stream_env(
 
 
 @pytest.fixture(scope="module")
-def db_dsn(postgres_dsn: str) -> str:
+def db_dsn(postgres_dsn: str) -> Iterator[str]:
     """A database of its own on the session's PostgreSQL."""
-    name = f"cluster_{uuid.uuid4().hex[:8]}"
-
-    async def admin(sql: str) -> None:
-        conn = await asyncpg.connect(postgres_dsn)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(admin(f"CREATE DATABASE {name}"))
-    return postgres_dsn.rsplit("/", 1)[0] + f"/{name}"
+    with own_database(postgres_dsn, "cluster") as dsn:
+        yield dsn
 
 
 @dataclass

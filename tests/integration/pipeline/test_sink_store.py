@@ -7,7 +7,6 @@ import asyncio
 import os
 import subprocess
 import sys
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -20,6 +19,7 @@ from streams.sinks.migrate import migrate
 from streams.sinks.postgres import connect, write_batch
 from streams.sinks.query import ArticleQuery, search
 from tests.conftest import make_article
+from tests.integration.conftest import own_database
 
 pytestmark = pytest.mark.integration
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
@@ -46,19 +46,9 @@ def article(aid: str, lang: str = "en", revision: int = 0, **kw: Any) -> Classif
 
 @pytest.fixture(scope="module")
 def db_dsn(postgres_dsn: str) -> Iterator[str]:
-    """A database of its own, so rows of other tests sharing the server never interfere."""
-    name = f"store_{uuid.uuid4().hex[:8]}"
-
-    async def admin(sql: str) -> None:
-        conn = await asyncpg.connect(postgres_dsn)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(admin(f"CREATE DATABASE {name}"))
-    yield postgres_dsn.rsplit("/", 1)[0] + f"/{name}"
-    asyncio.run(admin(f"DROP DATABASE {name} WITH (FORCE)"))
+    """A database of its own on the session's PostgreSQL."""
+    with own_database(postgres_dsn, "store") as dsn:
+        yield dsn
 
 
 @pytest.fixture
