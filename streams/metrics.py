@@ -93,6 +93,11 @@ SOURCE_INTERVAL = Gauge(
 REPLAYED = Counter(
     "newsstream_replay_pages", "Saved pages read by `newsstream replay`, by outcome", ["outcome"]
 )
+SOURCES_READ = Counter(
+    "newsstream_sources_records_read",
+    "Records read from news.sources (crawler, `newsstream sources`), by outcome",
+    ["outcome"],  # source | tombstone | bad_key | not_json | not_a_source | key_mismatch
+)
 
 # --- Storage (the sink); counted when a row is written, so replays never count twice -------
 SINK_BATCH_SIZE = Histogram(

@@ -8,19 +8,27 @@ from typing import Any
 
 import orjson
 import yaml
+from pydantic import BaseModel
 
 from streams import __version__
-from streams.records import RECORD_TYPES, Record
+from streams.crawl.sources import Source
+from streams.records import RECORD_TYPES
 from streams.topology import Topology
 
 SCHEMA_BASE = "https://newsstream.dev/schemas/"
 
 
-def record_schema(cls: type[Record]) -> dict[str, Any]:
+def _models() -> dict[str, type[BaseModel]]:
+    """Schema name -> model of every value a topic carries: the records, and the sources of
+    news.sources (a Source as in the sources file, no ``kind``/``version`` envelope)."""
+    return {cls.schema_name: cls for cls in RECORD_TYPES} | {"Source": Source}
+
+
+def record_schema(cls: type[BaseModel], name: str) -> dict[str, Any]:
     schema = cls.model_json_schema(mode="validation")
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["$id"] = f"{SCHEMA_BASE}{cls.schema_name}.json"
-    schema["title"] = cls.schema_name
+    schema["$id"] = f"{SCHEMA_BASE}{name}.json"
+    schema["title"] = name
     return schema
 
 
@@ -42,7 +50,7 @@ def asyncapi(topology: Topology) -> dict[str, Any]:
                     "topic": spec.name,
                     "partitions": spec.partitions,
                     "topicConfiguration": {
-                        "cleanup.policy": ["compact", "delete"] if spec.compact else ["delete"],
+                        "cleanup.policy": spec.cleanup_policy(),
                         "retention.ms": spec.retention_ms,
                         "max.message.bytes": spec.max_message_bytes,
                     },
@@ -56,13 +64,13 @@ def asyncapi(topology: Topology) -> dict[str, Any]:
             "summary": f"Consume {spec.name}",
         }
     messages = {
-        cls.schema_name: {
-            "name": cls.schema_name,
+        name: {
+            "name": name,
             "contentType": "application/json",
-            "payload": {"$ref": f"./{cls.schema_name}.json"},
+            "payload": {"$ref": f"./{name}.json"},
             "bindings": {"kafka": {"key": {"type": "string"}, "bindingVersion": "0.5.0"}},
         }
-        for cls in RECORD_TYPES
+        for name in _models()
     }
     return {
         "asyncapi": "3.1.0",
@@ -82,11 +90,11 @@ def asyncapi(topology: Topology) -> dict[str, Any]:
 def render(topology: Topology) -> dict[str, bytes]:
     """File name -> content of everything in schemas/."""
     out = {
-        f"{cls.schema_name}.json": orjson.dumps(
-            record_schema(cls), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS
+        f"{name}.json": orjson.dumps(
+            record_schema(cls, name), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS
         )
         + b"\n"
-        for cls in RECORD_TYPES
+        for name, cls in _models().items()
     }
     out["asyncapi.yaml"] = yaml.safe_dump(asyncapi(topology), sort_keys=False).encode()
     return out

@@ -7,7 +7,9 @@ creates each table's changelog topic, and ``create_app`` registers one agent per
 as ``render_flow`` prints it (``newsstream topics flow``; a test keeps this text, the README
 and docs/architecture.md equal to it)::
 
-    crawl           writes news.raw, news.dlq
+    sources         writes news.sources
+    crawl           reads  news.sources
+                    writes news.raw, news.dlq
     replay          writes news.backfill.raw, news.dlq
     clean           reads  news.raw, news.backfill.raw
                     writes news.clean, news.dlq
@@ -63,9 +65,11 @@ DUPLICATES = "news.duplicates"
 DLQ = "news.dlq"
 CORRECTIONS = "news.corrections"
 RUBRICS = "news.rubrics"
+SOURCES = "news.sources"
 DESK_PREFIX = "news.topic."
 
 DAY_MS = 24 * 3600 * 1000
+MIB = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -79,6 +83,9 @@ class TopicSpec:
     retention_ms: int
     max_message_bytes: int
     compact: bool = False
+    # With ``compact``: False keeps the latest value of every key for ever (no retention
+    # deletes); for topics that are state, such as news.sources.
+    delete: bool = True
     producers: tuple[str, ...] = ()
     consumers: tuple[str, ...] = ()
     key: str = "article id (hex sha256 prefix of the canonical URL)"
@@ -89,10 +96,16 @@ class TopicSpec:
     replication_factor: int = 1
     min_insync_replicas: int = 1
 
+    def cleanup_policy(self) -> list[str]:
+        """The topic's ``cleanup.policy`` values."""
+        if not self.compact:
+            return ["delete"]
+        return ["compact", "delete"] if self.delete else ["compact"]
+
     def configs(self) -> dict[str, str]:
         """Topic-level broker configs (what ``topics create`` sets)."""
         return {
-            "cleanup.policy": "compact,delete" if self.compact else "delete",
+            "cleanup.policy": ",".join(self.cleanup_policy()),
             "retention.ms": str(self.retention_ms),
             "max.message.bytes": str(self.max_message_bytes),
             "min.insync.replicas": str(self.min_insync_replicas),
@@ -170,7 +183,7 @@ STAGES: tuple[StageSpec, ...] = (
 )
 STAGE_GROUPS = tuple(dict.fromkeys(s.group for s in STAGES))
 # Who else reads and writes, in flow order: processes outside the worker, and people.
-OUTSIDE_ORDER = ("crawl", "replay")
+OUTSIDE_ORDER = ("sources", "crawl", "replay")
 AFTER_ORDER = ("sink", "downstream", "editor", "classify-train", "operator")
 
 
@@ -223,6 +236,21 @@ def build_topology(settings: Settings, desk_topics: Iterable[str]) -> Topology:
         return TopicSpec(name=name, value=value, description=description, **args)  # type: ignore[arg-type]
 
     specs = [
+        spec(
+            SOURCES,
+            "Source",
+            "the sources the crawler polls, managed live by `newsstream sources`; a tombstone"
+            " removes one",
+            key="source id",
+            producers=("sources",),
+            consumers=("crawl",),
+            # One partition: a few thousand small records, read whole by every crawler replica.
+            partitions=1,
+            compact=True,
+            delete=False,
+            retention_ms=-1,
+            max_message_bytes=MIB,
+        ),
         spec(
             RAW,
             "RawPage",
