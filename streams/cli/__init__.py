@@ -44,6 +44,7 @@ def _register() -> None:
         crawl_tools,
         process,
         services,
+        sources,
         text_tools,
         tools,
     )
@@ -54,6 +55,7 @@ def _register() -> None:
         consume,
         tools,
         crawl_tools,
+        sources,
         text_tools,
         articles,
         classify_tools,

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from streams.errors import ConfigError
 
@@ -26,6 +27,17 @@ class Source(BaseModel):
     )
     min_interval_s: float | None = Field(default=None, gt=0, description="adaptive re-poll floor")
     max_interval_s: float | None = Field(default=None, gt=0, description="adaptive re-poll cap")
+
+    @field_validator("link_pattern")
+    @classmethod
+    def _compiles(cls, pattern: str | None) -> str | None:
+        # Checked here, where a person sees the error, not at the crawler's first poll.
+        if pattern is not None:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"not a regular expression: {exc}") from None
+        return pattern
 
 
 class SourcesFile(BaseModel):

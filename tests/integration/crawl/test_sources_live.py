@@ -8,13 +8,19 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 
+import orjson
 import pytest
+import yaml
 from aiokafka.errors import KafkaError
+from click.testing import CliRunner, Result
 from prometheus_client import REGISTRY
 
+from streams.cli import cli
 from streams.crawl.sources import Source
+from streams.infra.kafka_local import LocalKafka
 from streams.kafka.admin import check_topics
 from streams.kafka.clients import make_producer
 from streams.kafka.sources import (
@@ -24,7 +30,7 @@ from streams.kafka.sources import (
     remove_sources,
     scan_sources,
 )
-from streams.settings import Settings
+from streams.settings import Settings, load_settings
 from streams.topology import SOURCES, Topology, build_topology
 
 pytestmark = pytest.mark.integration
@@ -147,3 +153,106 @@ async def test_junk_on_the_topic_is_skipped_and_counted(
     await put_sources(stream_settings, [source(later)])
     assert await asyncio.wait_for(next_change(changes, {later}), 30) == (later, source(later))
     await changes.aclose()
+
+
+# --- the `newsstream sources` command -------------------------------------------------------
+
+
+def run_cli(settings: Settings, *args: str) -> Result:
+    env = {
+        "NEWSSTREAM_KAFKA_BOOTSTRAP": settings.bootstrap(),
+        "NEWSSTREAM_STATE_DIR": str(settings.state_dir),
+        "NEWSSTREAM_PRODUCER_LINGER_MS": "0",
+    }
+    return CliRunner().invoke(cli, ["sources", *args], env=env)
+
+
+def write_sources_file(path: Path, sources: list[Source]) -> Path:
+    rows = [s.model_dump(mode="json", exclude_defaults=True) for s in sources]
+    path.write_text(yaml.safe_dump({"version": 1, "sources": rows}))
+    return path
+
+
+def listed(settings: Settings) -> dict[str, dict[str, object]]:
+    result = run_cli(settings, "list", "--json")
+    assert result.exit_code == 0, result.output
+    return {row["id"]: row for row in orjson.loads(result.stdout)}
+
+
+def test_cli_add_list_import_remove(
+    stream_settings: Settings, sources_topic: None, tmp_path: Path
+) -> None:
+    a, b, c = unique("cli-a"), unique("cli-b"), unique("cli-c")
+    added = run_cli(
+        stream_settings, "add", "--id", a, "--url", f"https://{a}.example/rss",
+        "--language", "uk", "--allowed-host", f"{a}.example", "--allowed-host", "cdn.example",
+    )  # fmt: skip
+    assert added.exit_code == 0, added.output
+    assert f"added source {a}" in added.output
+    again = run_cli(stream_settings, "add", "--id", a, "--url", "https://elsewhere.example/")
+    assert again.exit_code == 1
+    assert f"source {a!r} exists (https://{a}.example/rss); add --replace" in again.output
+
+    table = run_cli(stream_settings, "list")
+    assert table.exit_code == 0, table.output
+    row = next(line for line in table.stdout.splitlines() if line.startswith(a))
+    assert row.split() == [a, "feed", "uk", f"https://{a}.example/rss", f"{a}.example,cdn.example"]
+    assert listed(stream_settings)[a]["allowed_hosts"] == [f"{a}.example", "cdn.example"]
+
+    # import: a changed, b and c new; an unchanged second import writes nothing
+    wanted = [source(a, language="ru"), source(b, kind="sitemap"), source(c)]
+    path = write_sources_file(tmp_path / "sources.yaml", wanted)
+    dry = run_cli(stream_settings, "import", str(path), "--dry-run")
+    assert "would write 3 sources (2 new, 1 changed), 0 unchanged" in dry.output, dry.output
+    assert listed(stream_settings)[a]["language"] == "uk"  # a dry run writes nothing
+    imported = run_cli(stream_settings, "import", str(path))
+    assert imported.exit_code == 0, imported.output
+    assert f"~ {a} " in imported.stdout
+    assert f"+ {b} " in imported.stdout
+    assert "wrote 3 sources (2 new, 1 changed), 0 unchanged, 0 removed" in imported.output
+    now = listed(stream_settings)
+    assert [Source.model_validate(now[i]) for i in (a, b, c)] == wanted
+    again = run_cli(stream_settings, "import", str(path))
+    assert "wrote 0 sources (0 new, 0 changed), 3 unchanged, 0 removed" in again.output
+
+    missing = unique("cli-missing")
+    refused = run_cli(stream_settings, "remove", b, missing)
+    assert refused.exit_code == 1
+    assert f"no source with id {missing!r} on news.sources; nothing removed" in refused.output
+    assert b in listed(stream_settings)
+    removed = run_cli(stream_settings, "remove", b, c)
+    assert removed.exit_code == 0, removed.output
+    assert f"removed 2 sources: {b}, {c}" in removed.output
+    now = listed(stream_settings)
+    assert a in now
+    assert b not in now
+    assert c not in now
+
+
+def test_cli_import_prune_on_a_broker_of_its_own(
+    kafka_factory: Callable[[], LocalKafka], tmp_path: Path
+) -> None:
+    # --prune removes every source not in the file: on the shared broker it would remove
+    # other tests' sources, so this one gets its own (and knows exactly what is on it).
+    kafka = kafka_factory()
+    kafka.up()
+    settings = load_settings(
+        kafka_bootstrap=kafka.bootstrap, state_dir=tmp_path / "state", producer_linger_ms=0
+    )
+    nothing = run_cli(settings, "list")
+    assert "topic news.sources does not exist" in str(nothing.exception)
+    full = build_topology(settings, [])
+    asyncio.run(check_topics(settings, Topology(topics={SOURCES: full[SOURCES]})))
+    empty = run_cli(settings, "list")
+    assert empty.exit_code == 0, empty.output
+    assert empty.stdout == ""
+    assert "0 sources" in empty.output
+
+    keep, drop = source("keep"), source("drop")
+    asyncio.run(put_sources(settings, [keep, drop]))
+    path = write_sources_file(tmp_path / "sources.yaml", [keep, source("new")])
+    pruned = run_cli(settings, "import", str(path), "--prune")
+    assert pruned.exit_code == 0, pruned.output
+    assert "- drop" in pruned.stdout
+    assert "wrote 1 sources (1 new, 0 changed), 1 unchanged, 1 removed" in pruned.output
+    assert sorted(listed(settings)) == ["keep", "new"]
