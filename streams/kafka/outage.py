@@ -102,6 +102,10 @@ class BrokerWatch:
     _last_summary: float = 0.0
     _seen_up: bool = False
 
+    def __post_init__(self) -> None:
+        # Registered at once, so /readyz is never "ok" before the first probe has answered.
+        HEALTH.set_ready(self.component, False, "first broker probe pending")
+
     async def run_forever(self) -> None:
         try:
             while True:

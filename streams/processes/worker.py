@@ -61,8 +61,10 @@ def _report_health(app: faust.App, bootstrap: str) -> None:
     async def beat() -> None:
         await heartbeat_forever("worker")
 
+    broker_watch = BrokerWatch(bootstrap)  # registers "kafka: not ready" before faust starts
+
     async def watch_broker() -> None:
-        await BrokerWatch(bootstrap).run_forever()
+        await broker_watch.run_forever()
 
     app.on_partitions_assigned.connect(assigned)
     app.task(beat)
