@@ -114,19 +114,25 @@ def test_run_demo_flows_end_to_end_and_ctrl_c_stops_everything(tmp_path: Path) -
         stdout=log,
         stderr=subprocess.STDOUT,
     )
+    phase = "start"
     try:
         settings = load_settings(kafka_bootstrap=f"127.0.0.1:{kport}")
         wait_topic(settings, "news.articles")
+        phase = "first article"
         first = wait_for(settings, "news.articles", lambda d: True, timeout_s=240)
         print(f"\nfirst article on news.articles {time.monotonic() - started:.1f}s after start")
         assert first["kind"] == "ClassifiedArticle"
+        phase = "first duplicate"
         dup = wait_for(settings, "news.duplicates", lambda d: True, timeout_s=120)
         assert dup["reason"] in ("same_content", "near_duplicate")
-        wait_for(settings, "news.articles", lambda d: d["revision"] >= 1, timeout_s=120)
+        phase = "first revision"
+        wait_for(settings, "news.articles", lambda d: d["revision"] >= 1, timeout_s=180)
+        phase = "rows in PostgreSQL"
         dsn = EmbeddedPostgres(state / "postgres", port=pgport).dsn
         assert wait_sql(dsn, "SELECT count(*) FROM articles", at_least=5) >= 5
         assert wait_sql(dsn, "SELECT count(*) FROM articles WHERE revision >= 1") == 1
 
+        phase = "worker restart"
         # Supervision: SIGKILL the worker child; `run` restarts it and keeps running.
         worker = child_pid(proc.pid, "worker")
         os.kill(worker, signal.SIGKILL)
@@ -138,6 +144,10 @@ def test_run_demo_flows_end_to_end_and_ctrl_c_stops_everything(tmp_path: Path) -
         wait_ready(mport + 1, 180)  # the new worker joined its group
         assert proc.poll() is None
         print(f"worker {worker} killed; restarted as {again}")
+    except (AssertionError, TimeoutError) as exc:
+        took = time.monotonic() - started
+        tail = (tmp_path / "run.log").read_text(errors="replace")[-4000:]
+        raise AssertionError(f"{phase}: {exc!r} after {took:.0f} s; run log tail:\n{tail}") from exc
     finally:
         proc.send_signal(signal.SIGINT)  # what Ctrl-C sends
         code = proc.wait(90)
