@@ -25,6 +25,7 @@ import asyncio
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from streams.health import HEALTH
@@ -62,12 +63,54 @@ class OutageState:
 OUTAGE = OutageState()
 
 
+@dataclass
+class RepeatLimit:
+    """One node of a cluster down is no outage (the others answer), yet every client retries
+    it about ten times a second, each retry a line. Per (logger, message template, first
+    argument, e.g. the node id) a line passes at most once per ``every_s``; the next one that
+    passes says how many were held back. Held-back lines are counted like outage chatter."""
+
+    every_s: float = 60.0
+    clock: Callable[[], float] = time.monotonic
+    _seen: dict[tuple[str, str, str], tuple[float, int]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def allow(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING or not record.name.startswith(MUTED_LOGGERS):
+            return True
+        args = record.args if isinstance(record.args, tuple) else ()
+        key = (record.name, str(record.msg), str(args[0]) if args else "")
+        now = self.clock()
+        with self._lock:
+            if len(self._seen) > 1000:  # bounded: forget everything rather than grow
+                self._seen.clear()
+            last, held = self._seen.get(key, (-1e18, 0))
+            if now - last < self.every_s:
+                self._seen[key] = (last, held + 1)
+                held_back = True
+            else:
+                self._seen[key] = (now, 0)
+                held_back = False
+        if held_back:
+            LOG_LINES_MUTED.labels(record.name.split(".")[0]).inc()
+            return False
+        if held:
+            record.msg = f"{record.getMessage()} ({held} similar lines held back in the last"
+            record.msg += f" {self.every_s:.0f} s)"
+            record.args = ()
+        return True
+
+
+REPEATS = RepeatLimit()
+
+
 class OutageFilter(logging.Filter):
     """Put on every handler (``streams.logs.logging_dict`` does): drops client chatter while
-    the broker is known to be away; the watch summarises it."""
+    the broker is known to be away (the watch summarises it), and repeats of one client line
+    beyond one a minute otherwise."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not OUTAGE.mute(record)
+        return not OUTAGE.mute(record) and REPEATS.allow(record)
 
 
 def _servers(bootstrap: str) -> list[tuple[str, int]]:

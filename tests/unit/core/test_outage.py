@@ -10,7 +10,7 @@ import pytest
 
 from streams.health import HEALTH
 from streams.infra._process import free_ports
-from streams.kafka.outage import BrokerWatch, OutageFilter, OutageState, reachable
+from streams.kafka.outage import BrokerWatch, OutageFilter, OutageState, RepeatLimit, reachable
 
 
 def chatter(name: str = "aiokafka.conn", level: int = logging.ERROR) -> logging.LogRecord:
@@ -22,6 +22,7 @@ def test_outage_logged_once_summarised_and_its_end_logged(
 ) -> None:
     state = OutageState()
     monkeypatch.setattr("streams.kafka.outage.OUTAGE", state)
+    monkeypatch.setattr("streams.kafka.outage.REPEATS", RepeatLimit())
     watch = BrokerWatch("127.0.0.1:1", component="kafka-test", summary_every_s=60, state=state)
     keep = OutageFilter()
     with caplog.at_level(logging.INFO, logger="streams.kafka.outage"):
@@ -63,3 +64,29 @@ def test_reachable_says_which_server_answered_or_why_none_did() -> None:
     assert up[1].startswith("127.0.0.1:")
     assert not down[0]
     assert "ConnectionRefusedError" in down[1]
+
+
+def test_one_dead_node_of_a_cluster_is_said_once_a_minute_with_the_count_held_back() -> None:
+    now = [0.0]
+    limit = RepeatLimit(every_s=60, clock=lambda: now[0])
+
+    def line(node: int, name: str = "aiokafka") -> logging.LogRecord:
+        return logging.LogRecord(
+            name, logging.ERROR, __file__, 1, "Unable connect to node with id %s: %s",
+            (node, "refused"), None,
+        )  # fmt: skip
+
+    passed = []
+    for tick in range(1300):  # ten retries a second for 130 s, node 3 down
+        now[0] = tick / 10
+        record = line(3)
+        if limit.allow(record):
+            passed.append((now[0], record.getMessage()))
+    assert [t for t, _ in passed] == [0.0, 60.0, 120.0]
+    assert passed[0][1] == "Unable connect to node with id 3: refused"
+    assert passed[1][1].endswith("(599 similar lines held back in the last 60 s)")
+    assert limit.allow(line(2))  # another node is another line
+    assert limit.allow(line(3, name="streams.processes.worker"))  # our own lines always pass
+    info = logging.LogRecord("aiokafka", logging.INFO, __file__, 1, "joined", (), None)
+    assert limit.allow(info)  # below WARNING: untouched
+    assert limit.allow(info)
