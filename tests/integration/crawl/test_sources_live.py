@@ -20,6 +20,7 @@ from prometheus_client import REGISTRY
 
 from streams.cli import cli
 from streams.crawl.sources import Source
+from streams.errors import TopologyError
 from streams.infra.kafka_local import LocalKafka
 from streams.kafka.admin import check_topics
 from streams.kafka.clients import make_producer
@@ -241,6 +242,8 @@ def test_cli_import_prune_on_a_broker_of_its_own(
     )
     nothing = run_cli(settings, "list")
     assert "topic news.sources does not exist" in str(nothing.exception)
+    with pytest.raises(TopologyError, match="run `newsstream topics create`"):
+        asyncio.run(put_sources(settings, [source("early")]))
     full = build_topology(settings, [])
     asyncio.run(check_topics(settings, Topology(topics={SOURCES: full[SOURCES]})))
     empty = run_cli(settings, "list")
