@@ -170,6 +170,53 @@ SOURCE_LAST_STORED = Gauge(
     ["source"],
 )
 
+# --- Crawler replicas (news.crawl.frontier partitions by host) ----------------------------
+CRAWL_FRONTIER_SIZE = Gauge(
+    "newsstream_crawl_frontier_size",
+    "Frontier URLs not yet done on a partition this replica owns (end offset - committed)",
+    ["partition"],
+)
+CRAWL_FRONTIER_AGE = Gauge(
+    "newsstream_crawl_frontier_oldest_age_seconds",
+    "Age of the oldest frontier URL this replica holds and has not finished, per partition",
+    ["partition"],
+)
+CRAWL_HOSTS_OWNED = Gauge(
+    "newsstream_crawl_hosts_owned", "Hosts this replica owns that it knows of (state or work)"
+)
+CRAWL_HOST_GAP = Histogram(
+    "newsstream_crawl_host_fetch_gap_seconds",
+    "Time between two request starts to the same host (this replica's view)",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 3600),
+)
+CRAWL_BUDGET_RATIO = Gauge(
+    "newsstream_crawl_politeness_budget_ratio",
+    "Max over hosts of requests in the last minute / requests its delay allows (<= 1 polite)",
+)
+CRAWL_HOSTS_STARVED = Gauge(
+    "newsstream_crawl_hosts_starved",
+    "Hosts with frontier URLs waiting and no request for more than 10 times their delay",
+)
+CRAWL_REBALANCES = Counter(
+    "newsstream_crawl_rebalances", "Frontier partition assignments this replica received"
+)
+CRAWL_BACKPRESSURE = Gauge(
+    "newsstream_crawl_backpressure", "1 while crawling is paused because news.raw lags"
+)
+CRAWL_RAW_LAG = Gauge(
+    "newsstream_crawl_raw_lag", "Records of news.raw the workers have not committed yet"
+)
+CRAWL_STATE_RECORDS = Counter(
+    "newsstream_crawl_state_records",
+    "news.crawl.state records written or restored, by entry and what happened",
+    ["entry", "action"],  # entry: seen|source|robots|backoff; action: written|restored|expired
+)
+CRAWL_FRONTIER_ITEMS = Counter(
+    "newsstream_crawl_frontier_items",
+    "Frontier records by what the owner did with them",
+    ["outcome"],  # sent | fetched | seen | failed | retried | malformed
+)
+
 # Language label values: the pipeline's languages plus a few neighbours; anything else is
 # "other" so a misdetection can never mint a new series.
 LANGUAGE_LABELS = frozenset({"uk", "ru", "en", "pl", "de", "fr", "be", "ro"})

@@ -331,6 +331,47 @@ class GatherTimeout(Record):
     requested_at: datetime = Field(default_factory=utcnow)
 
 
+class FrontierItem(Record):
+    """An article URL a source listed, on its way to the crawler replica that owns its host
+    (``news.crawl.frontier``, keyed by host): that replica alone fetches it."""
+
+    schema_name: ClassVar[str] = "FrontierItem"
+    kind: Literal["FrontierItem"] = "FrontierItem"
+    url: Url = Field(description="URL as listed")
+    canonical_url: Url = Field(description="canonical form: the seen-set key and article id")
+    host: str = Field(max_length=300, description="host[:port] the URL is fetched from")
+    source_id: str
+    discovered_via: Literal["feed", "sitemap", "section"]
+    title: str | None = None
+    published: PublishedTime | None = None
+    language: str | None = None
+    item_kind: str = Field(default="rss", description="rss, atom, sitemap, news_sitemap, html")
+    discovered_at: EventTime
+    attempt: int = Field(default=0, ge=0, le=100, description="tries after transient failures")
+    not_before: datetime | None = Field(
+        default=None, description="a retried item waits until then (backoff)"
+    )
+
+
+class CrawlState(Record):
+    """One entry of the crawler's memory on ``news.crawl.state`` (compacted; key
+    ``entry|host|name``; written to the frontier partition of ``host``, so a replica reads
+    back exactly the state of the hosts it is assigned)."""
+
+    schema_name: ClassVar[str] = "CrawlState"
+    kind: Literal["CrawlState"] = "CrawlState"
+    entry: Literal["seen", "source", "robots", "backoff"] = Field(
+        description="seen: a fetched URL and its validators; source: a source's schedule,"
+        " listing validators and listed items; robots: a robots.txt cache entry; backoff: a"
+        " host paused by Retry-After"
+    )
+    host: str = Field(max_length=300)
+    name: str = Field(max_length=4096, description="URL, source id, or origin")
+    updated_at: float = Field(description="Unix time of the write")
+    expires_at: float | None = Field(default=None, description="Unix time it stops applying")
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
 RECORD_TYPES: tuple[type[Record], ...] = (
     RawPage,
     Article,
@@ -343,4 +384,6 @@ RECORD_TYPES: tuple[type[Record], ...] = (
     BandVerdict,
     PendingArticle,
     GatherTimeout,
+    FrontierItem,
+    CrawlState,
 )

@@ -209,6 +209,27 @@ class Settings(BaseSettings):
     crawl_max_child_sitemaps: int = Field(
         default=20, ge=0, description="newest children of a sitemap index read per poll"
     )
+    # 12 splits evenly over 1, 2, 3, 4 and 6 replicas; replicas beyond it stay idle.
+    crawl_partitions: int = Field(
+        default=12,
+        ge=1,
+        description="partitions of news.crawl.frontier and news.crawl.state: the most crawler"
+        " replicas that get work (hosts are spread over them)",
+    )
+    crawl_max_raw_lag: int = Field(
+        default=100_000,
+        ge=0,
+        description="backpressure: crawling pauses while the workers' lag on news.raw is above"
+        " this many records (0 = never pause)",
+    )
+    crawl_raw_lag_interval_s: float = Field(
+        default=10.0, gt=0, description="how often the crawler measures the news.raw lag"
+    )
+    crawl_max_pending: int = Field(
+        default=5000,
+        ge=1,
+        description="frontier URLs one crawler replica holds in memory before it stops reading",
+    )
     crawl_host_concurrency: int = Field(default=2, ge=1, description="requests to one host at once")
     crawl_host_min_delay_s: float = Field(
         default=1.0, ge=0, description="least time between request starts on one host"

@@ -14,6 +14,7 @@ class Emit:
     key: bytes
     value: bytes
     headers: tuple[tuple[str, bytes], ...] = ()
+    partition: int | None = None  # None: the producer's partitioner picks by key
 
     @classmethod
     def record(cls, topic: str, key: str, record: Record) -> Emit:

@@ -8,8 +8,8 @@ as ``render_flow`` prints it (``newsstream topics flow``; a test keeps this text
 and docs/architecture.md equal to it)::
 
     sources         writes news.sources
-    crawl           reads  news.sources
-                    writes news.raw, news.dlq
+    crawl           reads  news.sources, news.crawl.frontier, news.crawl.state
+                    writes news.raw, news.dlq, news.crawl.frontier, news.crawl.state
     replay          writes news.backfill.raw, news.dlq
     clean           reads  news.raw, news.backfill.raw
                     writes news.clean, news.dlq
@@ -54,6 +54,8 @@ from streams.settings import Settings
 
 RAW = "news.raw"
 BACKFILL_RAW = "news.backfill.raw"
+FRONTIER = "news.crawl.frontier"
+CRAWL_STATE = "news.crawl.state"
 CLEAN = "news.clean"
 DEDUP_HASH = "news.dedup.hash"
 DEDUP_BANDS = "news.dedup.bands"
@@ -342,6 +344,29 @@ def build_topology(settings: Settings, desk_topics: Iterable[str]) -> Topology:
             consumers=("operator",),
             retention_ms=30 * DAY_MS,
             max_message_bytes=settings.dlq_max_message_bytes,
+        ),
+        spec(
+            FRONTIER,
+            "FrontierItem",
+            "article URLs listed by a source, for the crawler replica that owns their host",
+            producers=("crawl",),
+            consumers=("crawl",),
+            key="host[:port] of the URL (all of one host's fetches in one replica)",
+            partitions=settings.crawl_partitions,
+            max_message_bytes=1024 * 1024,  # one URL and its listing facts
+        ),
+        spec(
+            CRAWL_STATE,
+            "CrawlState",
+            "the crawler's memory (seen URLs and validators, source schedules, robots.txt,"
+            " host backoff), read back by the replica assigned the matching frontier partition",
+            producers=("crawl",),
+            consumers=("crawl",),
+            key="entry|host|name; partition = the frontier partition of host",
+            partitions=settings.crawl_partitions,
+            compact=True,
+            retention_ms=31 * DAY_MS,  # the seen-set forgets a URL after 30 days unfetched
+            max_message_bytes=settings.topic_max_message_bytes,
         ),
     ]
     desks = tuple(desk_topics)

@@ -2,8 +2,11 @@
 
 Every request to a host first takes one of the host's slots (``concurrency``, default 2), then
 waits until the host's next start time: the previous start plus the host's delay (the larger of
-``min_delay_s`` and robots.txt Crawl-delay), or the end of a pause ordered by a 429/503
-``Retry-After``. Hosts are independent, so a slow or paused host never holds up the others.
+``min_delay_s`` and robots.txt Crawl-delay), and the previous request's end plus the delay (so
+a request that left late never arrives closer than the delay to the next), or the end of a
+pause ordered by a 429/503 ``Retry-After``. Hosts are independent, so a slow or paused host
+never holds up the others. ``hold`` sets a host's earliest next start from outside (a crawler
+replica that has just taken the host over from another).
 
 Idle hosts are forgotten once their next start time has passed, which keeps memory flat over
 a crawl of many hosts without ever shortening a delay still owed to a host.
@@ -97,6 +100,10 @@ class HostScheduler:
         self._clock = clock
         self._sleep = sleep
         self._hosts: dict[str, _Host] = {}
+        # Told of every request start (host key, clock, delay): the crawler's gap and budget
+        # metrics. Pauses (Retry-After) likewise, so a crawler can keep them across a restart.
+        self.on_start: Callable[[str, float, float], None] | None = None
+        self.on_pause: Callable[[str, float], None] | None = None
 
     def __len__(self) -> int:
         return len(self._hosts)
@@ -105,19 +112,22 @@ class HostScheduler:
     async def turn(self, url: str, delay_s: float | None = None) -> AsyncIterator[None]:
         """Wait for a slot and for the host's next start time, then hold the slot."""
         key = host_key(url)
-        host = self._hosts.get(key)
-        if host is None:
-            host = self._hosts[key] = _Host(asyncio.Semaphore(self.politeness.concurrency))
+        host = self._host(key)
         host.users += 1
+        delay = max(self.politeness.min_delay_s, delay_s or 0.0)
         try:
             async with host.slots:
-                await self._wait_start(host, max(self.politeness.min_delay_s, delay_s or 0.0))
+                await self._wait_start(key, host, delay)
                 yield
+                # Counted from the start only, a request that went out late (a busy event
+                # loop, a slow connect) would reach the host less than the delay before the
+                # next one; counted from its end as well, the host never sees a shorter gap.
+                host.next_start = max(host.next_start, self._clock() + delay)
         finally:
             host.users -= 1
             self._forget_idle(key, host)
 
-    async def _wait_start(self, host: _Host, delay_s: float) -> None:
+    async def _wait_start(self, key: str, host: _Host, delay_s: float) -> None:
         # The lock queues the host's requests so each one books the next start time in turn.
         async with host.turn:
             while True:
@@ -125,15 +135,34 @@ class HostScheduler:
                 if wait <= 0:
                     break
                 await self._sleep(wait)  # a pause may be extended meanwhile: look again
-            host.next_start = self._clock() + delay_s
+            now = self._clock()
+            host.next_start = now + delay_s
+        if self.on_start is not None:
+            self.on_start(key, now, delay_s)
 
-    def pause(self, url: str, seconds: float) -> None:
-        """Send no request to ``url``'s host for ``seconds`` (429/503 Retry-After)."""
-        key = host_key(url)
+    def _host(self, key: str) -> _Host:
         host = self._hosts.get(key)
         if host is None:
             host = self._hosts[key] = _Host(asyncio.Semaphore(self.politeness.concurrency))
+        return host
+
+    def pause(self, url: str, seconds: float) -> None:
+        """Send no request to ``url``'s host for ``seconds`` (429/503 Retry-After)."""
+        host = self._host(host_key(url))
         host.paused_until = max(host.paused_until, self._clock() + seconds)
+        if self.on_pause is not None:
+            self.on_pause(host_key(url), seconds)
+
+    def hold(self, key: str, until: float) -> None:
+        """No request to host ``key`` starts before clock value ``until``: a crawler that has
+        just taken a host over from another replica does not know when that one last asked."""
+        host = self._host(key)
+        host.next_start = max(host.next_start, until)
+
+    def pause_host(self, key: str, until: float) -> None:
+        """Restore a pause (clock value) known from before a restart or a handover."""
+        host = self._host(key)
+        host.paused_until = max(host.paused_until, until)
 
     def paused_for(self, url: str) -> float:
         host = self._hosts.get(host_key(url))

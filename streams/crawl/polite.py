@@ -19,6 +19,7 @@ import asyncio
 import logging
 import random
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 
 from streams.crawl.fetch import Fetcher, FetchResult, Kind, Outcome
@@ -81,7 +82,7 @@ class PoliteFetcher:
         self.fetcher = fetcher
         self.hosts = HostScheduler(politeness)
         self.politeness = self.hosts.politeness
-        self.robots = robots if robots is not None else RobotsCache(fetcher)
+        self.robots = robots if robots is not None else RobotsCache(fetcher, turn=self._robots_turn)
         self._allow = parse_networks(fetcher.policy.allow_cidrs)
         # Taken only once the host's turn has come, so requests waiting out a Crawl-delay or a
         # Retry-After never hold a global slot that another host could use.
@@ -135,6 +136,10 @@ class PoliteFetcher:
             if paused is None:
                 await self._sleep(self.backoff_s(attempt))
             log.debug("retry %d of %s after %s (%s)", attempt, url, result.outcome, result.reason)
+
+    def _robots_turn(self, url: str) -> AbstractAsyncContextManager[None]:
+        """robots.txt is a request to the host like any other: it waits for the host's turn."""
+        return self.hosts.turn(url)
 
     def backoff_s(self, attempt: int) -> float:
         """Exponential backoff with "equal jitter": half fixed, half random, so retries of many

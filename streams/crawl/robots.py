@@ -22,8 +22,9 @@ import re
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple
 from urllib.parse import quote, unquote, urlsplit
 
 from streams.crawl.fetch import Fetcher, FetchResult
@@ -160,8 +161,31 @@ class _Entry(NamedTuple):
     unreachable: str | None
 
 
+def rules_to_json(rules: RobotsRules) -> dict[str, Any]:
+    """A cache entry's rules as JSON (the crawler keeps them in Kafka across restarts)."""
+    return {
+        "rules": [[r.allow, r.pattern] for r in rules.rules],
+        "delay": rules.crawl_delay,
+        "sitemaps": list(rules.sitemaps),
+        "none": rules.disallow_all,
+    }
+
+
+def rules_from_json(data: dict[str, Any]) -> RobotsRules:
+    return RobotsRules(
+        rules=tuple(_Rule.build(bool(a), str(p)) for a, p in data.get("rules", [])),
+        crawl_delay=data.get("delay"),
+        sitemaps=tuple(data.get("sitemaps", ())),
+        disallow_all=bool(data.get("none")),
+    )
+
+
 class RobotsCache:
-    """Fetches and caches robots.txt per origin; one fetch at a time per origin."""
+    """Fetches and caches robots.txt per origin; one fetch at a time per origin.
+
+    ``turn`` (the host's politeness turn) wraps each robots.txt request, so it is spaced like
+    every other request to the host. ``on_load(origin, entry, ttl_s)`` is told of every fetched
+    entry and :meth:`preload` puts one back: the crawler keeps the cache in Kafka."""
 
     def __init__(
         self,
@@ -171,8 +195,11 @@ class RobotsCache:
         max_age_s: float = _DAY_S,
         error_max_age_s: float = _ERROR_TTL_S,
         clock: Callable[[], float] = time.monotonic,
+        turn: Callable[[str], AbstractAsyncContextManager[None]] | None = None,
     ) -> None:
         self._fetcher = fetcher
+        self._turn = turn
+        self.on_load: Callable[[str, dict[str, Any], float], None] | None = None
         self._agent = agent
         self._max_age_s = min(max_age_s, _DAY_S)
         self._error_max_age_s = min(error_max_age_s, self._max_age_s)
@@ -213,8 +240,31 @@ class RobotsCache:
         self._cache.move_to_end(origin)
         return entry.rules
 
+    def preload(self, origin: str, data: dict[str, Any], ttl_s: float) -> None:
+        """Put back an entry saved by ``on_load``, valid for ``ttl_s`` more seconds."""
+        if ttl_s <= 0:
+            return
+        entry = _Entry(
+            self._clock() + min(ttl_s, self._max_age_s),
+            rules_from_json(data),
+            data.get("unreachable"),
+        )
+        self._cache[origin] = entry
+        while len(self._cache) > _MAX_ORIGINS:
+            self._cache.popitem(last=False)
+
+    def forget(self, keep: Callable[[str], bool]) -> None:
+        """Drop the origins ``keep`` refuses (hosts this crawler no longer owns)."""
+        for origin in [o for o in self._cache if not keep(o)]:
+            del self._cache[origin]
+
     async def _load(self, origin: str) -> RobotsRules:
-        result = await self._fetcher.fetch(f"{origin}/robots.txt", kind="robots")
+        url = f"{origin}/robots.txt"
+        if self._turn is not None:
+            async with self._turn(url):
+                result = await self._fetcher.fetch(url, kind="robots")
+        else:
+            result = await self._fetcher.fetch(url, kind="robots")
         ROBOTS_FETCHES.labels(result.outcome).inc()
         rules, from_error = rules_from_fetch(result, self._agent)
         unreachable = None
@@ -222,6 +272,8 @@ class RobotsCache:
             unreachable = f"robots.txt unreachable: {result.reason}"
         ttl = self._error_max_age_s if from_error else self._max_age_s
         self._cache[origin] = _Entry(self._clock() + ttl, rules, unreachable)
+        if self.on_load is not None:
+            self.on_load(origin, rules_to_json(rules) | {"unreachable": unreachable}, ttl)
         self._cache.move_to_end(origin)
         while len(self._cache) > _MAX_ORIGINS:
             self._cache.popitem(last=False)

@@ -107,6 +107,28 @@ class SourceSchedule:
             log.warning("source %s poll failed (%s); retry in %.0fs", source_id, reason, wait)
         return self._book(source_id, st, wait, now)
 
+    def export(self, source_id: str, now: float, wall: float) -> dict[str, object]:
+        """One source's state as JSON, its next poll as wall-clock time (``now`` is the
+        schedule's clock, ``wall`` the Unix time at the same instant)."""
+        st = self.state(source_id)
+        return {
+            "interval_s": st.interval_s,
+            "failures": st.failures,
+            "dead": st.dead,
+            "next_due": wall + (st.next_due - now),
+        }
+
+    def restore(self, source_id: str, data: dict[str, object], now: float, wall: float) -> None:
+        """Put back what :meth:`export` gave, on this process's clock."""
+        st = self.state(source_id)
+        st.interval_s = min(max(float(data["interval_s"]), st.min_s), st.max_s)  # type: ignore[arg-type]
+        st.failures = int(data["failures"])  # type: ignore[call-overload]
+        st.dead = bool(data["dead"])
+        st.next_due = now + (float(data["next_due"]) - wall)  # type: ignore[arg-type]
+
+    def forget(self, source_id: str) -> None:
+        self._states.pop(source_id, None)
+
     def _book(self, source_id: str, st: SourceState, wait: float, now: float) -> float:
         st.next_due = now + wait
         SOURCE_INTERVAL.labels(source_id).set(wait)

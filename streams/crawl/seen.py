@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -73,6 +74,27 @@ class SeenStore:
             entry["etag"] = result.headers.get("etag") or entry.get("etag")
             entry["lm"] = result.headers.get("last-modified") or entry.get("lm")
         self._urls[url] = entry
+
+    def entry(self, url: str) -> dict[str, Any] | None:
+        """The stored facts about ``url`` (JSON-ready), for a crawler that keeps them in Kafka."""
+        return self._urls.get(url)
+
+    def put(self, url: str, entry: dict[str, Any]) -> None:
+        """Restore an entry saved from :meth:`entry` (a newer one wins)."""
+        old = self._urls.get(url)
+        if old is None or old.get("last", 0) <= entry.get("last", 0):
+            self._urls[url] = entry
+
+    def drop(self, keep: Callable[[str], bool]) -> int:
+        """Forget the URLs ``keep`` refuses (hosts this crawler no longer owns); how many."""
+        gone = [u for u in self._urls if not keep(u)]
+        for url in gone:
+            del self._urls[url]
+        return len(gone)
+
+    def expired(self, now: float) -> list[str]:
+        """URLs not fetched for ``forget_after_s``: the age bound of the seen-set."""
+        return [u for u, e in self._urls.items() if now - e["last"] >= self.forget_after_s]
 
     def revisit_items(self, source_id: str, now: float) -> list[DiscoveredItem]:
         """Items of a source still young enough to be revisited (used when its feed is 304)."""

@@ -74,7 +74,16 @@ class Acl:
 
 def consumer_groups(settings: Settings) -> dict[str, str]:
     """The consumer group of each principal that joins one (see processes/sink.py)."""
-    return {"worker": settings.consumer_group, "sink": f"{settings.consumer_group}-sink"}
+    return {
+        "worker": settings.consumer_group,
+        "sink": f"{settings.consumer_group}-sink",
+        "crawler": crawler_group(settings),
+    }
+
+
+def crawler_group(settings: Settings) -> str:
+    """The crawler replicas' group: its members share the frontier partitions (hosts)."""
+    return f"{settings.consumer_group}-crawler"
 
 
 def role_acls(topology: Topology, settings: Settings) -> list[Acl]:

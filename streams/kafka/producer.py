@@ -55,7 +55,11 @@ class DurableProducer:
             try:
                 futures = [
                     await self._producer.send(
-                        e.topic, e.value, key=e.key, headers=list(e.headers) or None
+                        e.topic,
+                        e.value,
+                        key=e.key,
+                        headers=list(e.headers) or None,
+                        partition=e.partition,
                     )
                     for e in emits
                 ]

@@ -1,8 +1,11 @@
-"""`newsstream crawl`: poll the sources on their adaptive schedules until stopped (or once).
+"""`newsstream crawl`: one crawler replica (the default), or one local pass.
 
+The default is :func:`run_replica`: a member of the crawler consumer group that crawls the
+hosts of its frontier partitions, with its memory in Kafka (:mod:`streams.processes.replica`).
+``--once`` and ``--demo`` keep the single-process loop below: every source polled from this
+process, the seen-set in a JSON file in the state dir (``--once``) or in memory (``--demo``).
 Each due source is polled in its own task, so a slow or dead feed never delays the others;
-:class:`streams.crawl.schedule.SourceSchedule` decides when each is due again. The seen-set is
-saved after every poll so a restart neither refetches nor misses much.
+:class:`streams.crawl.schedule.SourceSchedule` decides when each is due again.
 """
 
 from __future__ import annotations
@@ -75,10 +78,59 @@ async def run_crawler(settings: Settings, *, demo: bool, once: bool, stop: async
             config = ScheduleConfig(DEMO_POLL_S, DEMO_POLL_S, DEMO_POLL_S)
             # The demo site is on loopback, which the safety policy refuses unless allowed.
             await _loop(settings, sources, stop, once, ("127.0.0.0/8",), config, demo=True)
-    else:
+    elif once:
         sources = load_sources(settings.sources_file)
         config = ScheduleConfig(initial_interval_s=settings.crawl_poll_interval_s)
         await _loop(settings, sources, stop, once, (), config, demo=False)
+    else:
+        await run_replica(settings, stop)
+
+
+async def run_replica(
+    settings: Settings, stop: asyncio.Event, *, allow: tuple[str, ...] = ()
+) -> None:
+    """One replica of the crawler group (streams.processes.replica): the hosts of its frontier
+    partitions, state in Kafka. news.sources is seeded from the sources file if it has never
+    held a record."""
+    from streams.kafka.acls import crawler_group
+    from streams.kafka.admin import check_topics
+    from streams.processes.replica import Replica
+    from streams.topology import CRAWL_STATE, FRONTIER, SOURCES, build_topology
+
+    topics = [RAW, DLQ, FRONTIER, CRAWL_STATE, SOURCES]
+    await check_connection(settings, topics=topics, group=crawler_group(settings))
+    topology = build_topology(settings, [])
+    await check_topics(settings, replace(topology, topics={t: topology[t] for t in topics}))
+    await seed_sources(settings)
+    watch = asyncio.create_task(BrokerWatch(settings.bootstrap()).run_forever())
+    try:
+        await Replica(settings, allow=allow).run(stop)
+    finally:
+        watch.cancel()
+
+
+async def seed_sources(settings: Settings) -> None:
+    """Put the sources file on news.sources when the topic has never held a record (a fresh
+    deployment); afterwards `newsstream sources` manages them."""
+    from aiokafka import TopicPartition
+
+    from streams.kafka.clients import make_consumer
+    from streams.kafka.sources import put_sources
+    from streams.topology import SOURCES
+
+    consumer = make_consumer(settings, group=None)
+    await consumer.start()
+    try:
+        parts = consumer.partitions_for_topic(SOURCES) or set()
+        if not parts:
+            await consumer.topics()
+            parts = consumer.partitions_for_topic(SOURCES) or set()
+        ends = await consumer.end_offsets([TopicPartition(SOURCES, p) for p in parts])
+    finally:
+        await consumer.stop()
+    if parts and not any(ends.values()):
+        written = await put_sources(settings, load_sources(settings.sources_file))
+        log.info("news.sources was empty: %d sources seeded from the sources file", written)
 
 
 async def _loop(

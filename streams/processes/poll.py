@@ -96,12 +96,13 @@ class Crawler:
         *,
         politeness: Politeness | None = None,
         limits: CrawlLimits | None = None,
+        polite: PoliteFetcher | None = None,
     ) -> None:
         self.settings, self.fetcher, self.output, self.seen = settings, fetcher, output, seen
         self.limits = limits if limits is not None else CrawlLimits.from_settings(settings)
         if politeness is None:
             politeness = Politeness.from_settings(settings)
-        self.polite = PoliteFetcher(
+        self.polite = polite or PoliteFetcher(
             fetcher, politeness=politeness, max_in_flight=self.limits.max_in_flight
         )
         self.robots = self.polite.robots
@@ -112,13 +113,13 @@ class Crawler:
         """Poll one source; never raises for network or document trouble (see PollStats)."""
         stats = PollStats()
         kind: Kind = "page" if source.kind == "section" else "feed"
-        listing = await self._fetch_listing(source.url, kind)
+        listing = await self.fetch_listing(source.url, kind)
         stats.feed_outcome = listing.outcome
         if listing.outcome == "not_modified":
             items = self.seen.revisit_items(source.id, time.time())
         elif listing.ok:
             try:
-                items = await self._items(source, listing)
+                items = await self.list_items(source, listing)
             except DiscoveryError as exc:
                 stats.failure = f"unparsable {source.kind}: {exc}"
                 return stats
@@ -126,11 +127,11 @@ class Crawler:
             stats.failure = f"{listing.outcome} ({listing.reason})"
             return stats
         stats.listed = len(items)
-        candidates = self._select(source, items)
+        candidates = self.select(source, items)
         await asyncio.gather(*(self._crawl_item(source, c, stats) for c in candidates))
         return stats
 
-    async def _fetch_listing(self, url: str, kind: Kind) -> FetchResult:
+    async def fetch_listing(self, url: str, kind: Kind) -> FetchResult:
         etag, modified = self._validators.get(url, (None, None))
         listing = await self.polite.fetch(url, kind=kind, etag=etag, last_modified=modified)
         if listing.ok:
@@ -140,7 +141,7 @@ class Crawler:
             )
         return listing
 
-    async def _items(self, source: Source, listing: FetchResult) -> list[DiscoveredItem]:
+    async def list_items(self, source: Source, listing: FetchResult) -> list[DiscoveredItem]:
         if source.kind == "section":
             html = decode_html(listing.body, content_type=listing.headers.get("content-type"))
             return extract_links(html.text, listing.final_url, [source.link_pattern or "."])
@@ -158,7 +159,7 @@ class Crawler:
 
     async def _child_items(self, source: Source, child: DiscoveredItem) -> list[DiscoveredItem]:
         """Items of one child sitemap (one level only: nested indexes are not followed)."""
-        result = await self._fetch_listing(child.url, "feed")
+        result = await self.fetch_listing(child.url, "feed")
         if not result.ok:
             if result.outcome != "not_modified":
                 log.warning("source %s: sitemap %s: %s", source.id, child.url, result.outcome)
@@ -170,7 +171,7 @@ class Crawler:
             return []
         return [i for i in items if i.source_kind != "sitemap_index"]
 
-    def _select(self, source: Source, items: list[DiscoveredItem]) -> list[Candidate]:
+    def select(self, source: Source, items: list[DiscoveredItem]) -> list[Candidate]:
         sel = select_items(
             items,
             max_age_s=source.max_item_age_s,
@@ -208,10 +209,10 @@ class Crawler:
                 SOURCE_FRESHNESS.labels(source.id).set(
                     max(0.0, (result.fetched_at - item.published).total_seconds())
                 )
-            await self._publish(to_raw_page(source, item, result, article_id(url)))
+            await self.publish(to_raw_page(source, item, result, article_id(url)))
             stats.published += 1
 
-    async def _publish(self, page: RawPage) -> None:
+    async def publish(self, page: RawPage) -> None:
         value = page.to_json()
         key = page.article_id.encode()
         try:

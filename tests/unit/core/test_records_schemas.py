@@ -16,8 +16,10 @@ from streams.records import (
     BandProbe,
     BandVerdict,
     Correction,
+    CrawlState,
     DeadLetter,
     DuplicateEvent,
+    FrontierItem,
     GatherTimeout,
     PendingArticle,
     RawPage,
@@ -107,6 +109,23 @@ def _examples() -> dict[str, dict]:
         ).model_dump(mode="json"),
         "PendingArticle": PendingArticle(article=art, bands=32).model_dump(mode="json"),
         "GatherTimeout": GatherTimeout(article_id="ab" * 16).model_dump(mode="json"),
+        "FrontierItem": FrontierItem(
+            url="https://x.example/news/1?utm_source=t",
+            canonical_url="https://x.example/news/1",
+            host="x.example",
+            source_id="x",
+            discovered_via="feed",
+            title="t",
+            published=art.fetched_at,
+            discovered_at=art.fetched_at,
+        ).model_dump(mode="json"),
+        "CrawlState": CrawlState(
+            entry="seen",
+            host="x.example",
+            name="https://x.example/news/1",
+            updated_at=1.7e9,
+            data={"first": 1.7e9, "last": 1.7e9, "ok": True, "etag": '"v1"'},
+        ).model_dump(mode="json"),
     }
 
 

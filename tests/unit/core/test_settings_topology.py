@@ -6,7 +6,7 @@ import pytest
 
 from streams.errors import ConfigError
 from streams.settings import load_settings
-from streams.topology import ARTICLES, DLQ, RAW, SOURCES, build_topology
+from streams.topology import ARTICLES, CRAWL_STATE, DLQ, FRONTIER, RAW, SOURCES, build_topology
 
 
 def test_defaults_env_and_yaml_layering(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -45,8 +45,11 @@ def test_topology_has_every_stage_topic_and_a_desk_per_taxonomy_topic() -> None:
     assert {"news.topic.diplomacy", "news.topic.crime"} <= names
     # news.sources has one partition whatever the setting: a new count would mean recreating
     # the topic, and with it every source.
-    assert all(t.partitions == 3 for t in topo if t.name != SOURCES)
+    crawl = {FRONTIER, CRAWL_STATE}  # partitioned by host: crawl_partitions
+    assert all(t.partitions == 3 for t in topo if t.name not in {SOURCES, *crawl})
     assert topo[SOURCES].partitions == 1
+    assert {topo[t].partitions for t in crawl} == {load_settings().crawl_partitions}
+    assert topo[CRAWL_STATE].compact
     assert topo[DLQ].max_message_bytes > topo[RAW].max_message_bytes  # a letter wraps a message
     assert topo[ARTICLES].configs()["cleanup.policy"] == "compact,delete"
     assert [s.input for s in topo.stages if s.stage == "clean"] == [RAW, "news.backfill.raw"]

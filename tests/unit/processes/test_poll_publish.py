@@ -36,7 +36,7 @@ def publish(settings: Settings, error: Exception) -> DeadLetter:
         output = RefusingOutput(error)
         async with Fetcher(FetchPolicy()) as fetcher:
             crawler = Crawler(settings, fetcher, output, SeenStore(None))  # type: ignore[arg-type]
-            await crawler._publish(make_raw("<p>x</p>", "https://example.com/a"))
+            await crawler.publish(make_raw("<p>x</p>", "https://example.com/a"))
         return output.sent
 
     (letter,) = asyncio.run(go())
