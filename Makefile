@@ -65,13 +65,14 @@ lint: install  ## ruff check, ruff format --check, mypy --strict over streams/ a
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-bench: install  ## benchmarks: extraction vs trafilatura & co, classifier, stage throughput
+bench: install  ## benchmarks: extraction vs trafilatura & co, classifier, stage throughput, 1/2/4 workers
 	$(BIN)/python bench/extraction.py
 	$(BIN)/python bench/dedup.py
 	$(BIN)/python bench/classify.py
 	$(BIN)/python bench/crawl.py
 	$(BIN)/python bench/sink.py
 	$(BIN)/python bench/pipeline.py
+	$(BIN)/python bench/scale.py
 
 schemas: install  ## regenerate schemas/ from the records and the topology
 	$(BIN)/newsstream schemas export
