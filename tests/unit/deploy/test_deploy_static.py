@@ -330,6 +330,22 @@ def test_compose_scrape_targets_are_compose_services(services: dict[str, dict[st
         assert (PROM_DIR / rule_file).is_file(), rule_file
 
 
+def test_compose_replicated_services_can_scale(services: dict[str, dict[str, Any]]) -> None:
+    """`docker compose up --scale crawler=3` (and worker): no fixed container name or host
+    port may be taken twice, and Prometheus must scrape every replica, not one of them."""
+    jobs = {
+        job["job_name"]: job for job in _load_yaml(PROM_DIR / "prometheus.yml")["scrape_configs"]
+    }
+    for name in ("worker", "crawler"):
+        service = services[name]
+        assert "container_name" not in service, name
+        assert "ports" not in service, name
+        (sd,) = jobs[f"newsstream-{name}"]["dns_sd_configs"]
+        assert sd["names"] == [name]
+        assert "static_configs" not in jobs[f"newsstream-{name}"]
+    assert "--scale crawler=" in COMPOSE.read_text(encoding="utf-8")
+
+
 def _newsstream_env_keys() -> dict[str, set[str]]:
     """NEWSSTREAM_* variables set by each deployment file."""
     keys: dict[str, set[str]] = {}
