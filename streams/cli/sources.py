@@ -190,17 +190,32 @@ def sources_remove(ctx: Context, ids: tuple[str, ...]) -> None:
 
 
 @sources.command("import")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument(
+    "file", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
 @click.option("--prune", is_flag=True, help="Also remove the sources that are not in FILE.")
 @click.option("--dry-run", is_flag=True, help="Say what would change; write nothing.")
+@click.option(
+    "--if-new",
+    is_flag=True,
+    help="Only when news.sources has never held a record: seeds a fresh deployment, and"
+    " changes nothing on later runs (live changes stay).",
+)
 @pass_ctx
-def sources_import(ctx: Context, file: Path, prune: bool, dry_run: bool) -> None:
-    """Add or update every source of FILE (the YAML sources file format), writing only those
-    that are new or changed."""
-    from streams.kafka.sources import put_sources, read_sources, remove_sources
+def sources_import(
+    ctx: Context, file: Path | None, prune: bool, dry_run: bool, if_new: bool
+) -> None:
+    """Add or update every source of FILE (the YAML sources file format; default
+    NEWSSTREAM_SOURCES_FILE, else the built-in streams/crawl/sources.yaml), writing only
+    those that are new or changed."""
+    from streams.kafka.sources import put_sources, remove_sources, scan_sources
 
-    wanted = load_sources(file)
-    plan = plan_import(asyncio.run(read_sources(ctx.settings)), wanted, prune)
+    wanted = load_sources(file or ctx.settings.sources_file)
+    table = asyncio.run(scan_sources(ctx.settings))
+    if if_new and table.ever_written:
+        click.echo("news.sources has held sources before: nothing imported (--if-new)", err=True)
+        return
+    plan = plan_import(table.sources, wanted, prune)
     for source in plan.added:
         click.echo(f"+ {source.id} {source.url}")
     for source in plan.changed:

@@ -96,6 +96,9 @@ class SourceTable:
 
     sources: dict[str, Source] = field(default_factory=dict)
     invalid: int = 0  # records skipped as not a source
+    # The topic has held a record (its end offset is past 0), even if every source was
+    # removed since: a fresh deployment's topic is the only one that has not.
+    ever_written: bool = False
 
     def apply(self, record: ConsumerRecord[bytes, bytes]) -> Change | None:
         """Apply one record; return the change it makes, or None (no change, or skipped)."""
@@ -193,6 +196,7 @@ class SourceFeed:
             async with kafka_errors(self._settings):
                 await consumer.start()
                 ends = await _assign_from_start(self._settings, consumer)
+                self.table.ever_written = any(end > 0 for end in ends.values())
                 while any([await consumer.position(tp) < end for tp, end in ends.items()]):
                     for record in await self._poll():
                         self.table.apply(record)

@@ -251,6 +251,16 @@ def test_cli_import_prune_on_a_broker_of_its_own(
     assert empty.stdout == ""
     assert "0 sources" in empty.output
 
+    # --if-new seeds a topic that never held a record, and only such a topic.
+    seed = write_sources_file(tmp_path / "seed.yaml", [source("drop")])
+    seeded = run_cli(settings, "import", str(seed), "--if-new")
+    assert "wrote 1 sources (1 new, 0 changed)" in seeded.output, seeded.output
+    assert asyncio.run(remove_sources(settings, ["drop"])) == 1
+    again = run_cli(settings, "import", str(seed), "--if-new")
+    assert again.exit_code == 0, again.output
+    assert "held sources before: nothing imported (--if-new)" in again.output
+    assert listed(settings) == {}  # removed stays removed
+
     keep, drop = source("keep"), source("drop")
     asyncio.run(put_sources(settings, [keep, drop]))
     path = write_sources_file(tmp_path / "sources.yaml", [keep, source("new")])

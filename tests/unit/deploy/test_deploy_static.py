@@ -483,13 +483,13 @@ def test_k8s_pods_run_known_commands_as_non_root(
     for where, template in _pod_specs(k8s_docs):
         spec = template["spec"]
         assert spec["securityContext"]["runAsNonRoot"] is True, where
-        for container in spec["containers"]:
+        for container in [*spec.get("initContainers", []), *spec["containers"]]:
             assert container["command"] == ["newsstream"], where
             _check_command(container["args"], where)
             seen.add(" ".join(container["args"]))
             assert container["securityContext"]["allowPrivilegeEscalation"] is False, where
             assert "resources" in container, where
-    assert seen == {"worker", "crawl", "sink", "topics create"}
+    assert seen == {"worker", "crawl", "sink", "topics create", "sources import --if-new"}
 
 
 def test_k8s_pdb_selects_the_workers(k8s_docs: list[tuple[Path, dict[str, Any]]]) -> None:
