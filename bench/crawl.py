@@ -1,6 +1,19 @@
 """Crawler throughput across many hosts on loopback, with politeness checked in the same run.
 
-Usage: .venv/bin/python bench/crawl.py [--hosts 200] [--pages 10] [--delay-s 0.05]
+Usage: .venv/bin/python bench/crawl.py scale [--hosts 1000] [--pages 20] [--replicas 1,2,3]
+       .venv/bin/python bench/crawl.py fetch [--hosts 200] [--pages 10] [--delay-s 0.05]
+
+``scale``: a broker of its own, ``--hosts`` loopback sites in a child process (one port each,
+so one host each; a feed per site listing its pages and one page of the next site), one source
+per site on news.sources, and 1, 2, 3 ``newsstream crawl`` replicas as separate processes (a
+fresh broker for each count). The sites log every request on CLOCK_MONOTONIC (one clock for
+every process), which gives: pages/s from the sources' arrival to the last page fetched; the
+smallest gap between two requests to one host across all replicas (robots.txt, feed and pages,
+against the configured delay); pages fetched twice; discovered pages never fetched; and from
+news.raw, records and distinct article ids (published twice = records - ids). The reference
+line is the same pages through one in-process ``PoliteFetcher`` (no Kafka) in the same run.
+
+``fetch``: the crawler's fetch path alone.
 
 A child process serves ``--hosts`` sites (one port each, so each is its own host to the
 crawler), every site with a robots.txt and ``--pages`` article pages of ~30 KB. The crawler's
@@ -103,10 +116,27 @@ async def bare_run(urls: list[str]) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--hosts", type=int, default=200, help="sites, one port each")
-    parser.add_argument("--pages", type=int, default=10, help="pages per site")
-    parser.add_argument("--delay-s", type=float, default=0.05, help="per-host delay")
+    sub = parser.add_subparsers(dest="mode", required=True)
+    fetch = sub.add_parser("fetch", help="the fetch path alone, against bare aiohttp")
+    fetch.add_argument("--hosts", type=int, default=200, help="sites, one port each")
+    fetch.add_argument("--pages", type=int, default=10, help="pages per site")
+    fetch.add_argument("--delay-s", type=float, default=0.05, help="per-host delay")
+    scale = sub.add_parser("scale", help="crawler replicas on Kafka (see the module docstring)")
+    scale.add_argument("--hosts", type=int, default=1000, help="sites, one port each")
+    scale.add_argument("--pages", type=int, default=20, help="pages per site")
+    scale.add_argument("--delay-s", type=float, default=1.0, help="per-host delay")
+    scale.add_argument("--replicas", default="1,2,3", help="replica counts, comma-separated")
+    scale.add_argument("--timeout-s", type=float, default=600, help="per replica count")
     args = parser.parse_args()
+    if args.mode == "scale":
+        from crawl_scale import run_scale
+
+        run_scale(args.hosts, args.pages, args.delay_s, args.replicas, args.timeout_s)
+        return
+    fetch_bench(args)
+
+
+def fetch_bench(args: argparse.Namespace) -> None:
     ports = free_ports(args.hosts)
     ready = multiprocessing.Event()
     server = multiprocessing.Process(target=serve, args=(ports, ready), daemon=True)

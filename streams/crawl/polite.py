@@ -18,8 +18,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Awaitable, Callable
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 from streams.crawl.fetch import Fetcher, FetchResult, Kind, Outcome
@@ -60,10 +60,10 @@ def is_transient(result: FetchResult) -> bool:
     return result.transient
 
 
-def refused(url: str, outcome: Outcome, reason: str) -> FetchResult:
+def refused(url: str, outcome: Outcome, reason: str, *, transient: bool = False) -> FetchResult:
     """A fetch decided without a request (robots.txt, or a URL the safety policy refuses)."""
     now = datetime.now(UTC)
-    return FetchResult(url, url, (), None, outcome, reason, {}, b"", now, 0.0)
+    return FetchResult(url, url, (), None, outcome, reason, {}, b"", now, 0.0, transient)
 
 
 class PoliteFetcher:
@@ -86,7 +86,9 @@ class PoliteFetcher:
         self._allow = parse_networks(fetcher.policy.allow_cidrs)
         # Taken only once the host's turn has come, so requests waiting out a Crawl-delay or a
         # Retry-After never hold a global slot that another host could use.
-        self._gate = asyncio.Semaphore(max_in_flight)
+        # No more than the connection pool holds: a request waiting for a pooled connection
+        # would spend its connect timeout waiting.
+        self._gate = asyncio.Semaphore(min(max_in_flight, fetcher.policy.max_connections))
         self._rng = rng if rng is not None else random.Random()  # noqa: S311 - jitter, not crypto
         self._sleep = sleep
 
@@ -114,7 +116,9 @@ class PoliteFetcher:
                 # host could not be reached (offline `make run` says so instead of "denied").
                 why = self.robots.unreachable(url)
                 result = (
-                    refused(url, "error", why)
+                    # transient: the URL stays unmarked and is tried again once the
+                    # error's short robots.txt cache entry has expired
+                    refused(url, "error", why, transient=True)
                     if why
                     else refused(url, "robots_denied", "robots_txt")
                 )
@@ -137,9 +141,12 @@ class PoliteFetcher:
                 await self._sleep(self.backoff_s(attempt))
             log.debug("retry %d of %s after %s (%s)", attempt, url, result.outcome, result.reason)
 
-    def _robots_turn(self, url: str) -> AbstractAsyncContextManager[None]:
-        """robots.txt is a request to the host like any other: it waits for the host's turn."""
-        return self.hosts.turn(url)
+    @asynccontextmanager
+    async def _robots_turn(self, url: str) -> AsyncIterator[None]:
+        """robots.txt is a request to the host like any other: it waits for the host's turn
+        and takes a global slot."""
+        async with self.hosts.turn(url), self._gate:
+            yield
 
     def backoff_s(self, attempt: int) -> float:
         """Exponential backoff with "equal jitter": half fixed, half random, so retries of many

@@ -13,10 +13,14 @@ from streams.kafka.security import aiokafka_kwargs
 from streams.settings import Settings
 
 
-def make_producer(settings: Settings) -> AIOKafkaProducer:
+def make_producer(settings: Settings, *, batch_bytes: int | None = None) -> AIOKafkaProducer:
+    """``batch_bytes``: records per partition batch (aiokafka's default is 16 KiB, three
+    pages; many concurrent senders then wait for each small batch in turn)."""
     compression = None if settings.producer_compression == "none" else "gzip"
+    extra = {} if batch_bytes is None else {"max_batch_size": batch_bytes}
     return AIOKafkaProducer(
         **aiokafka_kwargs(settings),
+        **extra,
         acks="all",
         enable_idempotence=True,
         linger_ms=settings.producer_linger_ms,

@@ -30,18 +30,14 @@ async def measure_lag(
     await consumer.start()
     try:
         committed = await admin.list_consumer_group_offsets(group)
+        # The consumer's own metadata knows no topic until it is assigned one (and
+        # ``consumer.topics()`` does not fill it in): ask the cluster.
+        metadata = await consumer._client.fetch_all_metadata()
         tps = [
             TopicPartition(t, p)
             for t in topics
-            for p in sorted(consumer.partitions_for_topic(t) or ())
+            for p in sorted(metadata.partitions_for_topic(t) or ())
         ]
-        if not tps:
-            await consumer.topics()  # metadata refresh, then try once more
-            tps = [
-                TopicPartition(t, p)
-                for t in topics
-                for p in sorted(consumer.partitions_for_topic(t) or ())
-            ]
         ends = await consumer.end_offsets(tps)
     finally:
         await consumer.stop()

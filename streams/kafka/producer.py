@@ -14,7 +14,7 @@ import logging
 from collections.abc import Sequence
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaError, KafkaTimeoutError
 
 from streams.kafka.clients import make_producer
 from streams.metrics import RECORDS
@@ -26,8 +26,9 @@ MAX_BACKOFF_S = 30.0
 
 
 class DurableProducer:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, batch_bytes: int | None = None) -> None:
         self._settings = settings
+        self._batch_bytes = batch_bytes
         self._producer: AIOKafkaProducer | None = None
 
     @property
@@ -36,7 +37,7 @@ class DurableProducer:
 
     async def start(self) -> None:
         if self._producer is None:
-            self._producer = make_producer(self._settings)
+            self._producer = make_producer(self._settings, batch_bytes=self._batch_bytes)
             await self._producer.start()
 
     async def stop(self) -> None:
@@ -66,7 +67,10 @@ class DurableProducer:
                 await asyncio.gather(*futures)
                 return
             except KafkaError as exc:
-                if not getattr(exc, "retriable", False):
+                # KafkaTimeoutError: the batch for a partition stayed full for the request
+                # timeout (a slow broker, many senders); the client says "not retriable", but
+                # nothing was sent and asking again is exactly what helps.
+                if not (getattr(exc, "retriable", False) or isinstance(exc, KafkaTimeoutError)):
                     raise
                 RECORDS.labels(stage, "produce_retry").inc()
                 log.warning("%s: publish failed (%s); retrying in %.1fs", stage, exc, backoff)

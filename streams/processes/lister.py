@@ -54,13 +54,14 @@ log = logging.getLogger(__name__)
 STAGE = "crawl"
 REVISIT_WINDOW_S = 6 * 3600.0  # as SeenStore: news pages are edited in their first hours
 PRUNE_EVERY_S = 600.0
+BATCH_BYTES = 1024 * 1024  # hundreds of pages and state records a second share few batches
 
 
 class Lister:
     def __init__(self, settings: Settings, fetcher: Fetcher, politeness: Politeness) -> None:
         self.settings, self.politeness = settings, politeness
         self.partitions = settings.crawl_partitions
-        self.output = DurableProducer(settings)
+        self.output = DurableProducer(settings, batch_bytes=BATCH_BYTES)
         self.seen = SeenStore(None, revisit_interval_s=settings.crawl_revisit_interval_s)
         self.schedule = SourceSchedule(
             ScheduleConfig(initial_interval_s=settings.crawl_poll_interval_s)
@@ -185,8 +186,10 @@ class Lister:
     def _spawn_write(self, rec: CrawlState) -> None:
         part = self.partition_of(rec.host)
         work = self._send_state(rec.entry, rec.host, rec.name, rec.to_json())
-        task = asyncio.ensure_future(work)
-        self.tasks[part].add(task)  # a revoke waits for it
+        task: asyncio.Task[None] = asyncio.ensure_future(work)
+        self.tasks[part].add(task)
+        self.requesting.add(task)  # a revoke waits for it rather than cancelling it
+        task.add_done_callback(self.requesting.discard)
         task.add_done_callback(self.tasks[part].discard)
 
     # --- pending frontier URLs (metrics) --------------------------------------------------

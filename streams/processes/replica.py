@@ -30,6 +30,7 @@ import contextlib
 import logging
 import time
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
@@ -57,6 +58,7 @@ from streams.topology import FRONTIER
 log = logging.getLogger(__name__)
 STAGE = "crawl"
 MAX_FRONTIER_RETRIES = 3
+WORK_ATTEMPTS = 3
 COMMIT_EVERY_S = 1.0
 
 
@@ -156,25 +158,39 @@ class Replica(Lister):
             CRAWL_FRONTIER_ITEMS.labels("malformed").inc()
             letter = dead_letter(STAGE, "malformed", str(exc), record.key, record.value, None)
             self._track(
-                partition, record.offset, tracker, self.output.send_all([letter], stage=STAGE)
+                partition,
+                record.offset,
+                tracker,
+                lambda: self.output.send_all([letter], stage=STAGE),
             )
             return
         self.note_pending(partition, record.offset, item.host)
-        self._track(partition, record.offset, tracker, self._fetch(partition, item))
+        self._track(partition, record.offset, tracker, lambda: self._fetch(partition, item))
 
-    def _track(self, partition: int, offset: int, tracker: OffsetTracker, work: object) -> None:
+    def _track(
+        self,
+        partition: int,
+        offset: int,
+        tracker: OffsetTracker,
+        work: Callable[[], Awaitable[None]],
+    ) -> None:
         async def run() -> None:
-            try:
-                await work  # type: ignore[misc]
-            except asyncio.CancelledError:
-                raise  # the offset stays open: the record comes again
-            except Exception:
-                log.exception("frontier record %d/%d failed", partition, offset)
-                tracker.done(offset)
-            else:
-                tracker.done(offset)
-            finally:
-                self.done_pending(partition, offset)
+            for attempt in range(1, WORK_ATTEMPTS + 1):
+                try:
+                    await work()
+                except asyncio.CancelledError:
+                    raise  # the offset stays open: the record comes again
+                except Exception:
+                    log.exception(
+                        "frontier record %d/%d failed (attempt %d)", partition, offset, attempt
+                    )
+                    await asyncio.sleep(5.0 * attempt)
+                else:
+                    tracker.done(offset)
+                    break
+            # After the last failed attempt the offset stays open: no commit passes it, so the
+            # record comes again after the next rebalance or restart rather than being lost.
+            self.done_pending(partition, offset)
 
         task = asyncio.create_task(run())
         self.tasks[partition].add(task)
@@ -260,6 +276,10 @@ class Replica(Lister):
             # Records are delivered again from the committed offset after every rebalance.
             self.trackers[p] = OffsetTracker()
             self.clear_pending(p)
+            if p in new and self.consumer is not None:
+                with contextlib.suppress(KafkaError):  # only the frontier size gauge uses it
+                    done = await self.consumer.committed(TopicPartition(FRONTIER, p))
+                    self.committed[p] = done if done is not None else 0
         self.held = set(partitions)
         self.owned = set(partitions)
         log.info(
