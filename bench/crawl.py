@@ -1,7 +1,7 @@
 """Crawler throughput across many hosts on loopback, with politeness checked in the same run.
 
 Usage: .venv/bin/python bench/crawl.py scale [--hosts 1000] [--pages 20] [--replicas 1,2,3]
-       .venv/bin/python bench/crawl.py fetch [--hosts 200] [--pages 10] [--delay-s 0.05]
+       .venv/bin/python bench/crawl.py [fetch] [--hosts 200] [--pages 10] [--delay-s 0.05]
 
 ``scale``: a broker of its own, ``--hosts`` loopback sites in a child process (one port each,
 so one host each; a feed per site listing its pages and one page of the next site), one source
@@ -127,7 +127,10 @@ def main() -> None:
     scale.add_argument("--delay-s", type=float, default=1.0, help="per-host delay")
     scale.add_argument("--replicas", default="1,2,3", help="replica counts, comma-separated")
     scale.add_argument("--timeout-s", type=float, default=600, help="per replica count")
-    args = parser.parse_args()
+    argv = sys.argv[1:]
+    if not argv or argv[0] not in ("fetch", "scale", "-h", "--help"):
+        argv = ["fetch", *argv]  # `make bench` and older command lines: the fetch path
+    args = parser.parse_args(argv)
     if args.mode == "scale":
         from crawl_scale import run_scale
 
