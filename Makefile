@@ -65,7 +65,7 @@ lint: install  ## ruff check, ruff format --check, mypy --strict over streams/ a
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-bench: install  ## benchmarks: extraction vs trafilatura & co, classifier, stage throughput, 1/2/4 workers
+bench: install  ## benchmarks: extraction vs trafilatura & co, classifier, stage throughput, 1/2/4 workers, stories
 	$(BIN)/python bench/extraction.py
 	$(BIN)/python bench/dedup.py
 	$(BIN)/python bench/classify.py
@@ -73,6 +73,7 @@ bench: install  ## benchmarks: extraction vs trafilatura & co, classifier, stage
 	$(BIN)/python bench/sink.py
 	$(BIN)/python bench/pipeline.py
 	$(BIN)/python bench/scale.py
+	$(BIN)/python bench/stories.py --tune --cost-limit 30
 
 schemas: install  ## regenerate schemas/ from the records and the topology
 	$(BIN)/newsstream schemas export

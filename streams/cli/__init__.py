@@ -45,6 +45,7 @@ def _register() -> None:
         process,
         services,
         sources,
+        stories,
         text_tools,
         tools,
     )
@@ -59,6 +60,7 @@ def _register() -> None:
         text_tools,
         articles,
         classify_tools,
+        stories,
     ):
         for command in module.COMMANDS:
             cli.add_command(command)

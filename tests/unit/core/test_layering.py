@@ -36,6 +36,7 @@ PURE = {
     "streams.clean": (*LAYERS, "aiohttp", "streams.crawl"),
     "streams.dedup": (*LAYERS, "aiohttp", "streams.crawl"),
     "streams.classify": (*LAYERS, "aiohttp", "streams.crawl"),
+    "streams.stories": (*LAYERS, "aiohttp", "streams.crawl"),
 }
 
 

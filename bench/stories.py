@@ -1,0 +1,357 @@
+"""Story grouping: pair accuracy, storyline clustering, ablation and per-article cost.
+
+Usage:
+    .venv/bin/python bench/stories.py                    # everything (embeddings cached)
+    .venv/bin/python bench/stories.py --limit 800 --cost-limit 30
+    .venv/bin/python bench/stories.py --tune             # also: how the weights were chosen
+
+Reads ``stories/tgcontest-pairs.jsonl`` and ``topics/wikipedia-current-events.jsonl`` from
+../shared/data (override with NEWSSTREAM_SHARED_DATA). Every figure is given per held-out half:
+**A** is the half the weights were chosen on, **B** was only measured (pairs split by a hash of
+the first URL, events by date, see ``streams/stories/quality.py``).
+
+1. Pairs: same-story pairs linked, different-story pairs kept apart, for the assigner, an
+   embeddings-only baseline (cosine alone, its threshold chosen on half A by the same rule)
+   and the assigner without each signal.
+2. Storylines: the first ``--limit`` events by date through one assigner; pairwise and BCubed
+   precision/recall over events at most ``--days`` apart, same rows. Desks are the classify
+   model's (from the same embeddings), as the stage after classify will have them.
+3. Across languages: FLORES sentences and their translations (SIB-200), ids not used for the
+   calibration table: the share of translations and of unrelated sentences that reach the
+   threshold, raw and calibrated (``streams/stories/languages.py``).
+4. Cost per article, interleaved in this run: the classify stage (one Article JSON per call,
+   as the worker runs it), the story stage's embedding of title + lead (the same encoder
+   call), and ``StoryAssigner.assign`` alone over a warm state.
+
+Embeddings are cached in ~/.cache/newsstream/e5-stories.npz (``--no-cache`` to recompute).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from streams.classify.classifier import default_classifier
+from streams.classify.encoder import Matrix, cached_encode, embed_text
+from streams.classify.stage import ClassifyStage
+from streams.records import Article, SourceRef
+from streams.stories.assigner import StoryArticle, StoryAssigner
+from streams.stories.languages import calibrated
+from streams.stories.quality import (
+    Event,
+    StoryPair,
+    assign_events,
+    clustering,
+    data_root,
+    load_events,
+    load_pairs,
+    pair_scores,
+)
+from streams.stories.scoring import Vector, Weights
+from streams.stories.tuning import ABLATIONS, TIME_GRID, cos_auc, recentre, tune_weights
+from streams.stories.vectors import mean_vectors, story_texts, story_vectors
+
+CACHE = Path.home() / ".cache" / "newsstream" / "e5-stories.npz"
+ORIGIN = SourceRef(topic="news.unique", partition=0, offset=0)
+PairVectors = dict[int, tuple[Vector, Vector]]
+
+
+def vectors_of(groups: list[list[str]], cache: Path | None, what: str) -> Matrix:
+    """Story vectors (each group: a headline and a lead) through the embedding cache."""
+    flat = cached_encode(
+        [t for g in groups for t in g],
+        cache,
+        lambda done, todo: print(f"embedding {what} {done}/{todo}", file=sys.stderr),
+    )
+    return mean_vectors(flat, [len(g) for g in groups])
+
+
+def pair_vectors(pairs: list[StoryPair], cache: Path | None) -> dict[str, PairVectors]:
+    """Per kind ("story": the assigner's; "classify": the classify stage's title + lead)."""
+    docs = [(t, x) for p in pairs for (_, t, x) in (p.first, p.second)]
+    story = vectors_of([story_texts(t, x) for t, x in docs], cache, "pairs")
+    plain = vectors_of([[embed_text(t, x)] for t, x in docs], cache, "pairs")
+    return {
+        kind: {p.index: (v[2 * k], v[2 * k + 1]) for k, p in enumerate(pairs)}
+        for kind, v in (("story", story), ("classify", plain))
+    }
+
+
+def event_vectors(events: list[Event], cache: Path | None) -> dict[str, Matrix]:
+    """An event summary is a one-sentence headline: its story vector is that sentence's."""
+    story = vectors_of([story_texts(e.text, "") for e in events], cache, "events")
+    plain = vectors_of([[embed_text("", e.text)] for e in events], cache, "events")
+    return {"story": story, "classify": plain}
+
+
+def event_desks(events: list[Event], vectors: Matrix) -> list[frozenset[str]]:
+    """The desks the classify model gives each event (scores >= 0.5, else the best desk)."""
+    clf = default_classifier()
+    assert clf.model is not None
+    texts = [e.text for e in events]
+    rules = [clf.rules.score("", t, "en").scores for t in texts]
+    _, scores = clf.model.scores([""] * len(texts), texts, rules, vectors)
+    desks = [i for i, c in enumerate(clf.model.classes) if c in clf.taxonomy.topics]
+    out = []
+    for row in scores:
+        chosen = {clf.model.classes[i] for i in desks if row[i] >= 0.5}
+        out.append(frozenset(chosen or {clf.model.classes[max(desks, key=lambda i: row[i])]}))
+    return out
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str
+    weights: Weights
+    vectors: str = "story"  # or "classify": the classify stage's title + lead embedding
+
+
+def variants(weights: Weights, pairs: list[StoryPair], pvec: dict[str, PairVectors]) -> list[Row]:
+    """The assigner, two embeddings-only baselines and one row per signal at another weight
+    (``ABLATIONS``); every row but the assigner gets its centre re-chosen on half A by the
+    same rule, so a row differs by its signal, not merely by its threshold."""
+    only = weights.embeddings_only()  # no outlet or desk penalty either
+    rows = [
+        Row("assigner", weights),
+        Row("embeddings only, story vector", recentre(only, pairs, pvec["story"])),
+        Row("embeddings only, classify's vector (baseline)",
+            recentre(only, pairs, pvec["classify"]), "classify"),
+    ]  # fmt: skip
+    for signal, value in ABLATIONS.items():
+        w = recentre(weights.with_weight(signal, value), pairs, pvec["story"])
+        rows.append(Row(f"  {signal} at {value:g}", w))
+    return rows
+
+
+def print_pairs(pairs: list[StoryPair], pvec: dict[str, PairVectors], rows: list[Row]) -> None:
+    print("\n## Pairs (tgcontest-pairs.jsonl): same-story linked / different-story kept apart\n")
+    counts = pair_scores(pairs, pvec["story"], rows[0].weights)
+    head = " | ".join(f"{h} ({counts[h].same} same, {counts[h].different} diff)" for h in "AB")
+    print(f"| weights | {head} | all | centre |\n|---|---|---|---|---|")
+    for row in rows:
+        s = pair_scores(pairs, pvec[row.vectors], row.weights)
+        cells = " | ".join(
+            f"{s[h].linked_rate:.2f} / {s[h].apart_rate:.2f}" for h in ("A", "B", "all")
+        )
+        print(f"| {row.name} | {cells} | {row.weights.cos_centre:.3f} |")
+
+
+def print_events(
+    events: list[Event],
+    evec: dict[str, Matrix],
+    desks: list[frozenset[str]],
+    rows: list[Row],
+    days: float,
+) -> None:
+    halves = {h: [i for i, e in enumerate(events) if e.half == h] for h in "AB"}
+    sizes = ", ".join(f"{h} {len(ix)} events" for h, ix in halves.items())
+    print(
+        f"\n## Storylines (wikipedia-current-events.jsonl, {sizes}; pairs <= {days:g} days apart)"
+    )
+    print(
+        "per half: pairwise P / R on the same path (strict) and on paths sharing a storyline "
+        "(lenient); BCubed P / R (strict); linked pairs\n"
+    )
+    print(
+        "| weights | A strict | A lenient | A BCubed | A linked | B strict | B lenient "
+        "| B BCubed | B linked |\n|---|---|---|---|---|---|---|---|---|"
+    )
+    for row in rows:
+        cells = []
+        for ix in halves.values():
+            if not ix:
+                cells += ["-"] * 4
+                continue
+            sub = [events[i] for i in ix]
+            vectors = evec[row.vectors][ix]
+            stories = assign_events(sub, vectors, row.weights, [desks[i] for i in ix])
+            c = clustering(sub, stories, days)
+            loose = clustering(sub, stories, days, strict=False)
+            cells += [
+                f"{c.pair_precision:.2f} / {c.pair_recall:.2f}",
+                f"{loose.pair_precision:.2f} / {loose.pair_recall:.2f}",
+                f"{c.bcubed_precision:.3f} / {c.bcubed_recall:.3f}",
+                str(c.linked_pairs),
+            ]
+        print(f"| {row.name} | {' | '.join(cells)} |")
+
+
+def print_time_grid(
+    events: list[Event],
+    vectors: Matrix,
+    desks: list[frozenset[str]],
+    weights: Weights,
+    days: float,
+) -> None:
+    """The time penalty's search: storyline events of half A only."""
+    ix = [i for i, e in enumerate(events) if e.half == "A"]
+    sub = [events[i] for i in ix]
+    print("\ntime weight on half A of the storylines (lenient pairwise P / R, linked pairs):")
+    for value in TIME_GRID:
+        w = weights.with_weight("time", value)
+        stories = assign_events(sub, vectors[ix], w, [desks[i] for i in ix])
+        c = clustering(sub, stories, days, strict=False)
+        print(f"  {value:g}: {c.pair_precision:.2f} / {c.pair_recall:.3f}, {c.linked_pairs}")
+
+
+def print_cross_language(root: Path, cache: Path | None, weights: Weights, n: int) -> None:
+    """FLORES translations (SIB-200) not used for the calibration table: how many exact
+    translations and how many unrelated sentences of two languages would link."""
+    import orjson
+
+    by_id: dict[str, dict[str, str]] = {}
+    with (root / "topics" / "sib200.jsonl").open("rb") as f:
+        for line in f:
+            r = orjson.loads(line)
+            by_id.setdefault(r["id"], {})[r["lang"]] = r["text"]
+    ids = sorted(i for i, d in by_id.items() if {"uk", "ru", "en"} <= d.keys())[200 : 200 + n]
+    langs = ("uk", "ru", "en")
+    v = {
+        lang: vectors_of([story_texts(by_id[i][lang], "") for i in ids], cache, f"sib {lang}")
+        for lang in langs
+    }
+    rng = np.random.default_rng(1)
+    print(f"\n## Across languages (SIB-200 translations, {len(ids)} sentence ids not used for the"
+          " calibration table)\n")  # fmt: skip
+    print("share at or above the assigner's cosine centre, raw / calibrated (`languages.py`)\n")
+    print("| languages | translations | unrelated sentences |\n|---|---|---|")
+    for a, b in (("uk", "ru"), ("uk", "en"), ("ru", "en")):
+        same = np.sum(v[a] * v[b], axis=1)
+        other = np.sum(v[a] * v[b][rng.permutation(len(ids))], axis=1)
+        cells = []
+        for cos in (same, other):
+            raw = float(np.mean(cos >= weights.cos_centre))
+            cal = float(np.mean([calibrated(float(c), a, b) >= weights.cos_centre for c in cos]))
+            cells.append(f"{raw:.2f} / {cal:.2f}")
+        print(f"| {a}-{b} | {cells[0]} | {cells[1]} |")
+
+
+def cost(pairs: list[StoryPair], limit: int) -> None:
+    """ms per article: classify stage, the embedding, assign alone (interleaved per article)."""
+    docs = [d for p in pairs for d in (p.first, p.second)][:limit]
+    now = datetime.now(UTC)
+    values = [
+        Article(
+            article_id=f"{i:032x}",
+            url=url,
+            canonical_url=url,
+            source_id="bench",
+            title=title,
+            text=text,
+            language="ru",
+            fetched_at=now,
+            content_hash=f"{i:064x}",
+        ).to_json()
+        for i, (url, title, text) in enumerate(docs)
+    ]
+    clf = default_classifier()
+    stage = ClassifyStage(desks=frozenset(clf.taxonomy.topic_names()), review_below=0.35)
+    assigner = StoryAssigner()
+    spent = {"classify": 0.0, "embed": 0.0, "assign": 0.0}
+    keys = candidates = 0
+    for i, (url, title, text) in enumerate(docs):
+        t0 = time.perf_counter()
+        stage(None, values[i], ORIGIN)
+        t1 = time.perf_counter()
+        vector = story_vectors([title], [text])[0]
+        t2 = time.perf_counter()
+        answer = assigner.assign(
+            StoryArticle(f"{i:032x}", url, title, text, "ru", 60.0 * i, vector)
+        )
+        t3 = time.perf_counter()
+        member = assigner.state.members[f"{i:032x}"]
+        keys += len(member.keys) + len(member.translation_keys)
+        candidates += answer.candidates
+        spent["classify"] += t1 - t0
+        spent["embed"] += t2 - t1
+        spent["assign"] += t3 - t2
+    n = max(1, len(docs))
+    ms = {k: 1000 * v / n for k, v in spent.items()}
+    print(f"\n## Cost per article ({n} pair articles, interleaved, one process)\n")
+    print(
+        f"keys per article {keys / n:.1f} (names, figures, translation); candidates scored "
+        f"per article {candidates / n:.1f} (all {n} articles in one window)\n"
+    )
+    print("| what | ms/article |\n|---|---|")
+    print(
+        "| classify stage (reference: one Article JSON per call, encoder included) | "
+        f"{ms['classify']:.1f} |"
+    )
+    print(
+        "| story stage, its story vector (headline and lead: two encoder inputs) | "
+        f"{ms['embed']:.1f} |"
+    )
+    print(
+        "| story stage, `assign` alone (features, candidates, scores, state) | "
+        f"{ms['assign']:.2f} |"
+    )
+    print(
+        f"\nstory stage with its own embedding: {ms['embed'] + ms['assign']:.1f} ms "
+        f"= {(ms['embed'] + ms['assign']) / ms['classify']:.2f}x classify; with the embedding "
+        f"passed on from classify: {ms['assign']:.2f} ms = {ms['assign'] / ms['classify']:.3f}x"
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--limit", type=int, default=0, help="events, first by date (0: all)")
+    parser.add_argument(
+        "--days", type=float, default=3.0, help="storyline pairs at most this far apart"
+    )
+    parser.add_argument("--cost-limit", type=int, default=40, help="articles timed for the cost")
+    parser.add_argument("--tune", action="store_true", help="print the choice of weights on half A")
+    parser.add_argument(
+        "--sib", type=int, default=300, help="SIB-200 sentence ids for the cross-language check"
+    )
+    parser.add_argument("--no-cache", action="store_true", help="recompute every embedding")
+    args = parser.parse_args()
+    root = data_root(Path(__file__).resolve().parents[2] / "shared" / "data")
+    if not (root / "stories").is_dir() or not (root / "topics").is_dir():
+        print(f"no shared data at {root}: set NEWSSTREAM_SHARED_DATA", file=sys.stderr)
+        return 2
+    cache = None if args.no_cache else CACHE
+    pairs = load_pairs(root)
+    events = load_events(root, args.limit or None)
+    started = time.perf_counter()
+    pvec = pair_vectors(pairs, cache)
+    evec = event_vectors(events, cache)
+    print(
+        f"embeddings: {time.perf_counter() - started:.1f} s "
+        f"({len(pairs)} pairs, {len(events)} events)"
+    )
+    weights = Weights()
+    if args.tune:
+        tuned = tune_weights(pairs, pvec["story"], verbose=True)
+        print(f"tuned on half A: {tuned}\nshipped defaults: {weights}")
+        for kind, v in pvec.items():
+            auc = cos_auc(pairs, v)
+            print(f"cosine AUC, {kind} vectors: half A {auc['A']:.3f}, half B {auc['B']:.3f}")
+    rows = variants(weights, pairs, pvec)
+    print_pairs(pairs, pvec, rows)
+    desks = event_desks(events, evec["classify"])
+    if args.tune:
+        print_time_grid(events, evec["story"], desks, weights, args.days)
+    print_events(events, evec, desks, rows, args.days)
+    rng = np.random.default_rng(0)
+    i, j = rng.integers(0, len(events), size=(2, 2000))
+    story = evec["story"]
+    mean_cos = float(np.mean(np.sum(story[i] * story[j], axis=1)))
+    print(f"\nmean cosine of random event pairs: {mean_cos:.3f} (e5 vectors sit in a narrow cone)")
+    if args.sib:
+        print_cross_language(root, cache, weights, args.sib)
+    cost(pairs, args.cost_limit)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
