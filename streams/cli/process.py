@@ -81,10 +81,16 @@ def sink(ctx: Context) -> None:
 
 @click.command()
 @click.option("--demo", is_flag=True, help="Serve and crawl the built-in sample site.")
-@click.option("--once", is_flag=True, help="One pass over the sources, then exit.")
+@click.option(
+    "--once", is_flag=True, help="One pass over the sources file, without Kafka state, then exit."
+)
 @pass_ctx
 def crawl(ctx: Context, demo: bool, once: bool) -> None:
-    """Discover and fetch pages from the sources file (or the demo site) into news.raw."""
+    """Crawl into news.raw as one replica of the crawler group: the sources on news.sources
+    (seeded from the sources file when the topic is new) whose hosts hash to this replica's
+    news.crawl.frontier partitions; memory in news.crawl.state. Run several for more hosts.
+    --once: one pass over the sources file from this process alone (seen-set in the state
+    dir); --demo: the built-in sample site."""
     from streams.metrics import serve_metrics
     from streams.processes.crawler import run_crawler
 

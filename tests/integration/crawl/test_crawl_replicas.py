@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -225,9 +226,10 @@ async def test_sigkill_one_of_three_replicas_hands_its_hosts_over(
     logs = [tmp_path / f"replica{i}.log" for i in range(3)]
     with Farm(hosts, pages, cross) as farm:
         wanted = farm.page_urls()
+        ports = free_ports(3)
         procs = [
             start_replica(replica_env(own_kafka, tmp_path / f"s{i}", group, port, delay), logs[i])
-            for i, port in enumerate(free_ports(3))
+            for i, port in enumerate(ports)
         ]
         try:
 
@@ -262,6 +264,12 @@ async def test_sigkill_one_of_three_replicas_hands_its_hosts_over(
             await asyncio.sleep(3)  # redeliveries still in flight would show up now
             published = await raw_urls(settings)
             requests = farm.requests()
+
+            async def frontier_done() -> bool:  # the gauges are refreshed every 5 s
+                return all(scrape(p)["newsstream_crawl_frontier_size"] == 0 for p in ports[1:])
+
+            await wait_until(frontier_done, 30, "the survivors' frontier gauges at 0")
+            metrics = [scrape(port) for port in ports[1:]]
         finally:
             stop_all(procs)
 
@@ -290,9 +298,29 @@ async def test_sigkill_one_of_three_replicas_hands_its_hosts_over(
     assert len(twice) <= len(fetched_twice) <= len(victim_ports)  # one page per host in flight
     # Politeness across replicas and through the move, as the sites saw it (their clock is
     # taken in the handler: a few ms of scheduling noise on this shared machine).
+    # What the dashboards read, from the survivors: both saw the kill's rebalance, own hosts,
+    # stayed within the politeness budget and have no frontier left.
+    for m in metrics:
+        assert m["newsstream_crawl_rebalances_total"] >= 2, m
+        assert m["newsstream_crawl_hosts_owned"] > 0, m
+        assert 0 < m["newsstream_crawl_politeness_budget_ratio"] <= 1.0, m
+        assert m["newsstream_crawl_backpressure"] == 0, m
+        assert m["newsstream_crawl_host_fetch_gap_seconds_count"] > 0, m
     assert report["min_gap"] >= delay - 0.01, [
         (round(g, 3), a.path, b.path, round(a.at - killed_at, 2)) for g, a, b in report["closest"]
     ]
+
+
+def scrape(port: int) -> dict[str, float]:
+    """A replica's /metrics, each sample name summed over its labels."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as resp:
+        text = resp.read().decode()
+    out: dict[str, float] = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, value = line.split("{", 1)[0].split(" ", 1)[0], line.rsplit(" ", 1)[1]
+            out[name] = out.get(name, 0.0) + float(value)
+    return out
 
 
 def stop_all(procs: list[subprocess.Popen[bytes]]) -> None:
