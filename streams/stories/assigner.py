@@ -18,7 +18,7 @@ The same articles in the same order always give the same stories; a redelivered 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -71,22 +71,39 @@ def candidate_keys(names: frozenset[str], numbers: frozenset[str]) -> tuple[str,
 
 
 class StoryAssigner:
-    def __init__(self, weights: Weights | None = None, limits: Limits | None = None) -> None:
+    """``scan_all`` scores every article of the window instead of the key candidates: the
+    bench's reference for what the keys miss (not shardable, not for the stream)."""
+
+    def __init__(
+        self, weights: Weights | None = None, limits: Limits | None = None, *,
+        scan_all: bool = False,
+    ) -> None:  # fmt: skip
         self.weights = weights or Weights()
         self.state = StoryState(limits or Limits())
+        self.scan_all = scan_all
         self._answers: dict[str, Assignment] = {}
 
     def assign(self, article: StoryArticle) -> Assignment:
         known = self._answers.get(article.article_id)
         if known is not None and article.article_id in self.state.members:
-            return known  # a redelivery: the first answer, nothing changes
+            return known  # a redelivery (or a revision): the first answer, nothing changes
+        member, answer = self.decide(article)
+        self.commit(member, answer)
+        return answer
+
+    def decide(self, article: StoryArticle) -> tuple[Member, Assignment]:
+        """The answer for ``article`` from the state as it is, without filing the article (the
+        stream decides before the key partitions have filed it: ``commit`` comes later)."""
         member = self.member(article)
-        answer = self._translation(member) or self._link(member)
-        self.state.add(_with_story(member, answer))
-        self._answers[article.article_id] = answer
+        return member, self._translation(member) or self._link(member)
+
+    def commit(self, member: Member, answer: Assignment) -> None:
+        """File a decided article under its story and keys."""
+        self.state.add(replace(member, story_id=answer.story_id,
+                               translation_of=answer.translation_of))  # fmt: skip
+        self._answers[member.article_id] = answer
         if len(self._answers) > 2 * len(self.state.members) + 1024:
             self._answers = {k: v for k, v in self._answers.items() if k in self.state.members}
-        return answer
 
     def member(self, a: StoryArticle) -> Member:
         """The state entry of an article (its story still its own)."""
@@ -146,7 +163,7 @@ class StoryAssigner:
     def _link(self, m: Member) -> Assignment:
         window = self.state.limits.window_s
         best: tuple[float, float, str, str] | None = None  # (-score, story start, story, member)
-        candidates = self.state.candidates(m.keys)
+        candidates = self.state.candidates(None if self.scan_all else m.keys)
         for c in candidates:
             if c.article_id == m.article_id or abs(m.time - c.time) > window:
                 continue
@@ -162,8 +179,3 @@ class StoryAssigner:
             return Assignment(m.article_id, m.article_id, True, candidates=len(candidates))
         return Assignment(m.article_id, best[2], False, matched=best[3], score=round(-best[0], 3),
                           candidates=len(candidates))  # fmt: skip
-
-
-def _with_story(m: Member, answer: Assignment) -> Member:
-    return Member(**{**m.__dict__, "story_id": answer.story_id,
-                     "translation_of": answer.translation_of})  # fmt: skip

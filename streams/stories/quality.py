@@ -18,6 +18,7 @@ import bisect
 import hashlib
 import os
 import re
+from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,9 +27,9 @@ from pathlib import Path
 import orjson
 
 from streams.classify.encoder import Matrix
-from streams.stories.assigner import StoryArticle, StoryAssigner
+from streams.stories.assigner import Assignment, StoryArticle, StoryAssigner
 from streams.stories.scoring import DAY_S, Vector, Weights
-from streams.stories.state import Limits
+from streams.stories.state import Limits, Member
 
 EVENTS_SPLIT = "2026-02-01"
 
@@ -112,12 +113,16 @@ class PairScore:
 
 
 def pair_scores(
-    pairs: Sequence[StoryPair], vectors: dict[int, tuple[Vector, Vector]], weights: Weights
+    pairs: Sequence[StoryPair],
+    vectors: dict[int, tuple[Vector, Vector]],
+    weights: Weights,
+    *,
+    scan_all: bool = False,
 ) -> dict[str, PairScore]:
     """Per half (and ``all``): same-story pairs linked, different-story pairs kept apart."""
     out = {"A": PairScore(), "B": PairScore(), "all": PairScore()}
     for p in pairs:
-        assigner = StoryAssigner(weights)
+        assigner = StoryAssigner(weights, scan_all=scan_all)
         v1, v2 = vectors[p.index]
         first = StoryArticle(f"{2 * p.index:032x}", p.first[0], p.first[1], p.first[2],
                              p.language, 0.0, v1)  # fmt: skip
@@ -142,14 +147,24 @@ def assign_events(
     weights: Weights,
     desks: Sequence[frozenset[str]] | None = None,
     limits: Limits | None = None,
+    *,
+    scan_all: bool = False,
+    lag: int = 0,
 ) -> list[str]:
-    """Each event's story id, all events through one assigner in date order."""
-    assigner = StoryAssigner(weights, limits)
+    """Each event's story id, all events through one assigner in date order. ``lag``: each
+    event is decided before the ``lag`` events just before it are filed, as when the key
+    partitions of a sharded stage have not yet filed the articles in flight."""
+    assigner = StoryAssigner(weights, limits, scan_all=scan_all)
     stories = []
+    pending: deque[tuple[Member, Assignment]] = deque()
     for i, e in enumerate(events):
         article = StoryArticle(f"{e.index:032x}", "", "", e.text, "en", e.time + i, vectors[i],
                                desks[i] if desks else frozenset())  # fmt: skip
-        stories.append(assigner.assign(article).story_id)
+        member, answer = assigner.decide(article)
+        stories.append(answer.story_id)
+        pending.append((member, answer))
+        if len(pending) > lag:
+            assigner.commit(*pending.popleft())
     return stories
 
 

@@ -84,8 +84,11 @@ class StoryState:
         self.expire()
         return story
 
-    def candidates(self, keys: tuple[str, ...]) -> list[Member]:
-        """Articles of the window sharing a key, each once, in id order (deterministic)."""
+    def candidates(self, keys: tuple[str, ...] | None) -> list[Member]:
+        """Articles of the window sharing a key (every article for None), each once, in id
+        order (deterministic)."""
+        if keys is None:
+            return [self.members[aid] for aid in sorted(self.members)]
         ids = {aid for key in keys for aid in self.index.get(key, ())}
         return [self.members[aid] for aid in sorted(ids) if aid in self.members]
 

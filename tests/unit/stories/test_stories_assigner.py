@@ -129,3 +129,22 @@ def test_arrival_order_shuffled_still_groups_the_same_articles() -> None:
     for x in stream:
         groups.setdefault(a.assign(x).story_id, set()).add(int(x.article_id, 16) % 2)
     assert sorted(map(sorted, groups.values())) == [[0], [1]]
+
+
+def test_decide_files_nothing_until_commit() -> None:
+    a = StoryAssigner()
+    member, answer = a.decide(article("a" * 32, "paris", url="https://one.example/a"))
+    assert a.state.members == {}
+    # decided before the first is filed: the second report cannot see it (a split)
+    _, early = a.decide(article("b" * 32, "paris", url="https://two.example/b", t=T0 + 60))
+    assert early.new_story
+    a.commit(member, answer)
+    late = a.assign(article("c" * 32, "paris", url="https://three.example/c", t=T0 + 120))
+    assert late.story_id == "a" * 32
+
+
+def test_scan_all_finds_what_keys_find() -> None:
+    stream = [article(f"{i:032x}", "paris", url=f"https://s{i}.example/", t=T0 + 60 * i)
+              for i in range(5)]  # fmt: skip
+    keyed, scanned = StoryAssigner(), StoryAssigner(scan_all=True)
+    assert [keyed.assign(x) for x in stream] == [scanned.assign(x) for x in stream]
