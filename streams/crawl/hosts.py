@@ -103,6 +103,7 @@ class HostScheduler:
         # Told of every request start (host key, clock, delay): the crawler's gap and budget
         # metrics. Pauses (Retry-After) likewise, so a crawler can keep them across a restart.
         self.on_start: Callable[[str, float, float], None] | None = None
+        self.on_end: Callable[[str], None] | None = None  # the request's block has exited
         self.on_pause: Callable[[str, float], None] | None = None
 
     def __len__(self) -> int:
@@ -124,6 +125,8 @@ class HostScheduler:
                 # next one; counted from its end as well, the host never sees a shorter gap.
                 host.next_start = max(host.next_start, self._clock() + delay)
         finally:
+            if self.on_end is not None:
+                self.on_end(key)
             host.users -= 1
             self._forget_idle(key, host)
 

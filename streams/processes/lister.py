@@ -86,6 +86,7 @@ class Lister:
         self.paused = False
         self._host_parts: dict[str, int] = {}
         self.polite.hosts.on_start = self._started
+        self.polite.hosts.on_end = self._ended
         self.polite.hosts.on_pause = self._paused
         self.polite.robots.on_load = self._robots_loaded
 
@@ -172,6 +173,19 @@ class Lister:
         gap = self.stats.started(host, now, delay_s)
         if gap is not None:
             CRAWL_HOST_GAP.observe(gap)
+
+    def _ended(self, _host: str) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self.requesting.discard(task)  # waiting for another turn: a revoke may cancel it
+
+    def finishing(self) -> None:
+        """The current task's request is done; publishing its outcome must not be cut short
+        by a revoke (the page would be fetched again by the next owner)."""
+        task = asyncio.current_task()
+        if task is not None:
+            self.requesting.add(task)
+            task.add_done_callback(self.requesting.discard)
 
     def _paused(self, host: str, seconds: float) -> None:
         rec = state_record("backoff", host, {}, host=host, ttl_s=seconds)
@@ -271,6 +285,7 @@ class Lister:
         listing = await self.polite.fetch(
             source.url, kind=kind, etag=mem.etag, last_modified=mem.last_modified
         )
+        self.finishing()
         now, failure = time.time(), None
         candidates: list[Candidate] = []
         if listing.outcome == "not_modified":

@@ -212,6 +212,7 @@ class Replica(Lister):
             result = await self.polite.fetch(
                 item.url, etag=due.etag, last_modified=due.last_modified
             )
+            self.finishing()
             if is_transient(result):
                 await self._retry(item)
                 return
