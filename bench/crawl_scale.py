@@ -9,6 +9,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -94,7 +95,8 @@ def _one_count(farm: Farm, n: int, delay_s: float, home: Path, timeout_s: float)
         )
         asyncio.run(check_topics(settings, build_topology(settings, [])))
         logs = [home / f"replica{i}.log" for i in range(n)]
-        for i, port in enumerate(free_ports(n)):
+        ports = free_ports(n)
+        for i, port in enumerate(ports):
             procs.append(_spawn(settings, home / f"s{i}", port, delay_s, logs[i]))
         _wait(lambda: _assigned(logs, settings.crawl_partitions), 180, "replicas assigned")
         print(f"  {n} replica(s) hold all {settings.crawl_partitions} partitions", flush=True)
@@ -116,6 +118,13 @@ def _one_count(farm: Farm, n: int, delay_s: float, home: Path, timeout_s: float)
         time.sleep(3.0)  # late duplicates, if any, would arrive now
         report = Farm.report(farm.requests()[mark:])
         records, ids = asyncio.run(_raw_counts(settings))
+        owned = [_gauge(port, "newsstream_crawl_hosts_owned") for port in ports]
+        budget = max(_gauge(port, "newsstream_crawl_politeness_budget_ratio") for port in ports)
+        print(
+            f"  hosts per replica {[int(h) for h in owned]}, politeness budget ratio (max over"
+            f" replicas, last minute) {budget:.2f}",
+            flush=True,
+        )
     finally:
         for proc in procs:
             with suppress(ProcessLookupError):
@@ -161,6 +170,16 @@ def _spawn(
             stdout=out,
             stderr=subprocess.STDOUT,
         )
+
+
+def _gauge(port: int, name: str) -> float:
+    """One unlabelled sample from a replica's /metrics."""
+    url = f"http://127.0.0.1:{port}/metrics"
+    with urllib.request.urlopen(url, timeout=10) as resp:
+        for line in resp.read().decode().splitlines():
+            if line.startswith(name + " "):
+                return float(line.split(" ", 1)[1])
+    return float("nan")
 
 
 def _assigned(logs: list[Path], partitions: int) -> bool:
