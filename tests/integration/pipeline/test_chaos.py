@@ -228,10 +228,12 @@ class Stream:
             await _send(producer, item[0])
 
 
-async def _until_accounted(consumer: AIOKafkaConsumer, plan: Plan, out: Outputs) -> None:
-    """Read outputs until every input has an outcome (or 90 s pass; the asserts then say
-    what is missing)."""
-    deadline = time.monotonic() + 90
+async def _until_accounted(
+    consumer: AIOKafkaConsumer, plan: Plan, out: Outputs, wait_s: float = 90
+) -> None:
+    """Read outputs until every input has an outcome (or ``wait_s`` pass; the asserts then
+    say what is missing)."""
+    deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:
         await _drain(consumer, out)
         if out.dead:
