@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
-from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +18,7 @@ from streams.crawl.fetch import Fetcher, FetchPolicy
 from streams.crawl.hosts import Politeness
 from streams.crawl.polite import PoliteFetcher
 from streams.crawl.sources import Source
-from streams.infra._process import free_ports
+from streams.infra._process import free_ports, stop_children
 from streams.infra.kafka_local import LocalKafka, LocalKafkaConfig
 from streams.kafka.admin import check_topics
 from streams.kafka.clients import make_consumer
@@ -126,15 +124,7 @@ def _one_count(farm: Farm, n: int, delay_s: float, home: Path, timeout_s: float)
             flush=True,
         )
     finally:
-        for proc in procs:
-            with suppress(ProcessLookupError):
-                proc.send_signal(signal.SIGTERM)
-        for proc in procs:
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
+        stop_children(procs)
         kafka.down()
     got = report["pages"]
     return Outcome(

@@ -55,6 +55,16 @@ def stop_child(proc: subprocess.Popen[bytes], timeout_s: float = 30.0) -> None:
         proc.wait()
 
 
+def stop_children(procs: list[subprocess.Popen[bytes]], timeout_s: float = 30.0) -> None:
+    """Stop several children together: SIGTERM to all first (so they shut down in parallel,
+    e.g. replicas handing partitions over), then wait for each, SIGKILL past ``timeout_s``."""
+    for proc in procs:
+        if proc.poll() is None:
+            proc.terminate()
+    for proc in procs:
+        stop_child(proc, timeout_s)
+
+
 def accepts_connections(host: str, port: int, timeout_s: float = 1.0) -> bool:
     """True when a TCP connection to (host, port) succeeds."""
     try:

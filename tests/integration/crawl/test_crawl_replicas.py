@@ -28,6 +28,7 @@ import pytest
 from streams.crawl.hosts import Politeness
 from streams.crawl.sources import Source
 from streams.infra._process import free_ports
+from streams.infra._process import stop_children as stop_all
 from streams.infra.kafka_local import LocalKafka
 from streams.kafka.admin import check_topics
 from streams.kafka.crawlstate import host_partition
@@ -402,18 +403,6 @@ def scrape(port: int) -> dict[str, float]:
             name, value = line.split("{", 1)[0].split(" ", 1)[0], line.rsplit(" ", 1)[1]
             out[name] = out.get(name, 0.0) + float(value)
     return out
-
-
-def stop_all(procs: list[subprocess.Popen[bytes]]) -> None:
-    for proc in procs:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-    for proc in procs:
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
 
 
 def _latest_assignments(logs: list[Path], which: object) -> set[int] | None:
