@@ -111,26 +111,23 @@ async def run_replica(
 
 async def seed_sources(settings: Settings) -> None:
     """Put the sources file on news.sources when the topic has never held a record (a fresh
-    deployment); afterwards `newsstream sources` manages them."""
-    from aiokafka import TopicPartition
+    deployment); afterwards `newsstream sources` manages them. A crawler principal may only
+    read the topic: then it says what to run instead and crawls what is there."""
+    from streams.errors import KafkaAccessError
+    from streams.kafka.sources import put_sources, scan_sources
 
-    from streams.kafka.clients import make_consumer
-    from streams.kafka.sources import put_sources
-    from streams.topology import SOURCES
-
-    consumer = make_consumer(settings, group=None)
-    await consumer.start()
+    if (await scan_sources(settings)).ever_written:
+        return
     try:
-        parts = consumer.partitions_for_topic(SOURCES) or set()
-        if not parts:
-            await consumer.topics()
-            parts = consumer.partitions_for_topic(SOURCES) or set()
-        ends = await consumer.end_offsets([TopicPartition(SOURCES, p) for p in parts])
-    finally:
-        await consumer.stop()
-    if parts and not any(ends.values()):
         written = await put_sources(settings, load_sources(settings.sources_file))
-        log.info("news.sources was empty: %d sources seeded from the sources file", written)
+    except KafkaAccessError as exc:
+        log.warning(
+            "news.sources is empty and this principal cannot write it (%s): run `newsstream"
+            " sources import --if-new` as admin; crawling nothing until sources arrive",
+            exc,
+        )
+        return
+    log.info("news.sources was empty: %d sources seeded from the sources file", written)
 
 
 async def _loop(
