@@ -170,6 +170,37 @@ SOURCE_LAST_STORED = Gauge(
     ["source"],
 )
 
+# --- Stories (docs/stories.md) -------------------------------------------------------------
+STORIES_ASSIGNED = Counter(
+    "newsstream_stories_assigned",
+    "Articles given a story, by how: new story, linked to one, translation, redelivered",
+    ["outcome"],  # new | linked | translation | redelivered
+)
+STORIES_UPDATED = Counter(
+    "newsstream_stories_updated", "Story summaries published with a new revision (>= 2)"
+)
+STORY_ARTICLES = Histogram(
+    "newsstream_story_articles",
+    "Articles per story, observed once per story when it leaves the time window (closed)",
+    buckets=(1, 2, 3, 5, 8, 13, 21, 34, 55, 100, 200, 500),
+)
+STORY_ASSIGN_SECONDS = Histogram(
+    "newsstream_stories_assign_seconds",
+    "Time of one assignment (features, candidates, scores, state and tables), per article",
+    buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
+)
+STORY_STATE = Gauge(
+    "newsstream_stories_state",
+    "Size of the story stage's window: articles, open stories, candidate keys",
+    ["what"],  # articles | stories | keys
+)
+STORY_TOP = Gauge(
+    "newsstream_story_top_articles",
+    "Articles of the biggest stories seen in the last hours (at most 10 series at a time;"
+    " a story leaving the top 10 loses its series)",
+    ["rank", "story_id", "headline"],
+)
+
 # --- Crawler replicas (news.crawl.frontier partitions by host) ----------------------------
 CRAWL_FRONTIER_SIZE = Gauge(
     "newsstream_crawl_frontier_size",

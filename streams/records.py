@@ -186,6 +186,15 @@ class ClassifiedArticle(Article):
     evidence: dict[str, list[str]] = Field(default_factory=dict)
     classifier_version: str = ""
     classified_at: EventTime = Field(default_factory=utcnow)
+    story_id: Id | None = Field(
+        default=None,
+        description="the story this article joined (docs/stories.md): the id of the story's"
+        " first article; None before the story stage (and in records written before it)",
+    )
+    translation_of: Id | None = Field(
+        default=None,
+        description="the earliest other-language version of this article on its outlet",
+    )
 
 
 class DuplicateEvent(Record):
@@ -331,6 +340,40 @@ class GatherTimeout(Record):
     requested_at: datetime = Field(default_factory=utcnow)
 
 
+class StoryRequest(Record):
+    """A classified article on its way to the story stage (``news.stories.assign``, keyed by
+    article id): the article and its story vector, computed by the classify stage."""
+
+    schema_name: ClassVar[str] = "StoryRequest"
+    kind: Literal["StoryRequest"] = "StoryRequest"
+    article: ClassifiedArticle
+    vector: str = Field(
+        max_length=8192,
+        description="the story vector (headline and lead embedded apart, averaged,"
+        " L2-normalised) as little-endian float16, base64",
+    )
+    encoder: str = Field(description="the encoder that made the vector; compared on arrival")
+
+
+class StorySummary(Record):
+    """One story as it stands, on the compacted ``news.stories`` keyed by story id. A newer
+    ``revision`` replaces an older one (the sink refuses to go back)."""
+
+    schema_name: ClassVar[str] = "StorySummary"
+    kind: Literal["StorySummary"] = "StorySummary"
+    story_id: Id
+    revision: int = Field(ge=1, le=MAX_REVISION, description="1 for a new story, +1 per article")
+    headline: Title = Field(description="the representative article's title")
+    representative: Id = Field(description="the article that stands for the story: its first")
+    first_seen: EventTime = Field(description="the earliest article time (published, else fetched)")
+    last_seen: EventTime
+    article_count: int = Field(ge=1)
+    languages: list[str] = Field(default_factory=list)
+    outlets: list[str] = Field(default_factory=list, max_length=200)
+    desks: list[str] = Field(default_factory=list)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
 class FrontierItem(Record):
     """An article URL a source listed, on its way to the crawler replica that owns its host
     (``news.crawl.frontier``, keyed by host): that replica alone fetches it."""
@@ -386,4 +429,6 @@ RECORD_TYPES: tuple[type[Record], ...] = (
     GatherTimeout,
     FrontierItem,
     CrawlState,
+    StoryRequest,
+    StorySummary,
 )

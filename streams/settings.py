@@ -267,6 +267,15 @@ class Settings(BaseSettings):
     classify_review_threshold: float = Field(
         default=0.35, description="an article whose best desk score is under it goes to review"
     )
+    # Reports of one event come within days; the storylines were scored within 3 (docs/stories.md).
+    stories_window_s: float = Field(
+        default=3 * 24 * 3600.0,
+        gt=0,
+        description="a story with no article this recent (before the newest) is closed",
+    )
+    stories_top_hours: float = Field(
+        default=6.0, gt=0, description="the biggest-stories gauge counts stories seen this recently"
+    )
     # 1: a worker runs several stages and scales by processes; 2 threads measured slower than 1
     # on a shared 2-core machine (bench/classify.py).
     encoder_threads: int = Field(

@@ -29,10 +29,14 @@ and docs/architecture.md equal to it)::
                            news.dlq
                     state  dedup-gather-articles, dedup-gather-bands
     classify        reads  news.unique, news.rubrics
-                    writes news.articles, news.review, news.rubrics, news.dlq, news.topic.<desk>
-    sink            reads  news.articles, news.duplicates
+                    writes news.stories.assign, news.rubrics, news.dlq
+    stories         reads  news.stories.assign
+                    writes news.articles, news.review, news.stories, news.dlq, news.topic.<desk>
+                    state  stories-members, stories-summaries
+    sink            reads  news.articles, news.duplicates, news.stories
                     writes news.dlq
-    downstream      reads  news.articles, news.review, news.duplicates, news.topic.<desk>
+    downstream      reads  news.articles, news.review, news.duplicates, news.stories,
+                           news.topic.<desk>
     editor          writes news.corrections
     classify-train  reads  news.corrections
     operator        reads  news.dlq
@@ -68,6 +72,8 @@ DLQ = "news.dlq"
 CORRECTIONS = "news.corrections"
 RUBRICS = "news.rubrics"
 SOURCES = "news.sources"
+STORIES_ASSIGN = "news.stories.assign"
+STORIES = "news.stories"
 DESK_PREFIX = "news.topic."
 
 DAY_MS = 24 * 3600 * 1000
@@ -179,8 +185,18 @@ STAGES: tuple[StageSpec, ...] = (
         "classify",
         "classify",
         UNIQUE,
-        (ARTICLES, DESKS, REVIEW, RUBRICS, "news.dlq"),
+        (STORIES_ASSIGN, RUBRICS, "news.dlq"),
         reads=(RUBRICS,),
+    ),
+    # One partition: every article meets every earlier one, in one order (docs/stories.md,
+    # "Part 2": assign costs ~1 ms, so one owner keeps up with any number of classify workers).
+    StageSpec(
+        "stories",
+        "stories",
+        "stories",
+        STORIES_ASSIGN,
+        (ARTICLES, DESKS, REVIEW, STORIES, "news.dlq"),
+        ("stories-members", "stories-summaries"),
     ),
 )
 STAGE_GROUPS = tuple(dict.fromkeys(s.group for s in STAGES))
@@ -298,6 +314,14 @@ def build_topology(settings: Settings, desk_topics: Iterable[str]) -> Topology:
             "first versions and revisions (no duplicates)",
         ),
         spec(
+            STORIES_ASSIGN,
+            "StoryRequest",
+            "classified articles with their story vectors, waiting for their story",
+            # One partition on purpose: the story stage's state is one window over all
+            # articles (docs/stories.md, "Part 2: the stage").
+            partitions=1,
+        ),
+        spec(
             ARTICLES,
             "ClassifiedArticle",
             "every classified article; compacted per id",
@@ -317,6 +341,16 @@ def build_topology(settings: Settings, desk_topics: Iterable[str]) -> Topology:
             "DuplicateEvent",
             "copies recognised by dedup, naming the original",
             consumers=("sink", "downstream"),
+            retention_ms=30 * DAY_MS,
+        ),
+        spec(
+            STORIES,
+            "StorySummary",
+            "each story's latest summary (headline, first/last seen, languages, outlets, size,"
+            " desks, representative article, revision); compacted per story",
+            key="story id (the id of the story's first article)",
+            consumers=("sink", "downstream"),
+            compact=True,
             retention_ms=30 * DAY_MS,
         ),
         spec(

@@ -199,6 +199,10 @@ def _classify_stage(app: NewsApp, settings: Settings, topology: Topology, tables
     from streams.app.rubric_reader import follow_rubrics
     from streams.classify.rubrics import RubricBook
     from streams.classify.stage import ClassifyStage  # loads the model: only when used
+    from streams.stories.vectors import story_vectors
+
+    def story_vector(title: str, text: str) -> Any:
+        return story_vectors([title], [text])[0]
 
     book = RubricBook(settings.consumer_group)
     stage = ClassifyStage(
@@ -206,6 +210,7 @@ def _classify_stage(app: NewsApp, settings: Settings, topology: Topology, tables
         settings.classify_review_threshold,
         rubrics=book,
         encoder_threads=settings.encoder_threads,
+        story_vector=story_vector,  # the story stage's expensive half, sharded with classify
     )
 
     async def rubric_reader() -> None:
@@ -223,6 +228,40 @@ def _classify_stage(app: NewsApp, settings: Settings, topology: Topology, tables
     return stage
 
 
+def _stories_stage(app: NewsApp, settings: Settings, topology: Topology, tables: Tables) -> Stage:
+    """Story assignment on the one partition of news.stories.assign; its window is rebuilt
+    from the tables after partitions move, and the biggest recent stories go to a gauge."""
+    from streams.metrics import STORY_TOP
+    from streams.stories import Limits
+    from streams.stories.stage import StoryStage
+
+    stage = StoryStage(
+        tables["stories-members"],
+        tables["stories-summaries"],
+        frozenset(topology.desk_topics),
+        settings.classify_review_threshold,
+        limits=Limits(window_s=settings.stories_window_s),
+    )
+
+    def partitions_moved(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        stage.forget()
+
+    app.on_partitions_revoked.connect(partitions_moved)
+    app.on_partitions_assigned.connect(partitions_moved)
+
+    async def biggest_stories() -> None:
+        if not stage.members:  # not this worker's partition (or nothing yet)
+            STORY_TOP.clear()
+            return
+        top = stage.biggest(settings.stories_top_hours)
+        STORY_TOP.clear()
+        for rank, s in enumerate(top, start=1):
+            STORY_TOP.labels(str(rank), s.story_id, s.headline[:80]).set(s.article_count)
+
+    app.timer(interval=30.0)(biggest_stories)
+    return stage
+
+
 Builder: TypeAlias = Callable[[NewsApp, Settings, Topology, Tables], Stage]
 BUILDERS: dict[str, Builder] = {
     "clean": _clean_stage,
@@ -231,6 +270,7 @@ BUILDERS: dict[str, Builder] = {
     "dedup_band": _dedup_band_stage,
     "dedup_gather": _dedup_gather_stage,
     "classify": _classify_stage,
+    "stories": _stories_stage,
 }
 
 

@@ -4,23 +4,35 @@ With a rubric book, the publisher's own section (``Article.rubric``) is evidence
 prior joins the model's probabilities, and the article's text-only probabilities are counted
 into the book and published on ``news.rubrics`` with the other outputs (same durable send,
 same commit), so every worker learns what that source's rubric means.
+
+In the worker (``story_vector`` set) the routing moves to the story stage: this stage computes
+the article's story vector, the expensive half of story assignment, here where it scales with
+``news.unique``'s partitions, and hands the classified article with it to
+``news.stories.assign`` (streams/stories/stage.py). Without it (offline tools, benches) the
+stage routes the article itself.
 """
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
 
 from streams.classify import Classification, classify
 from streams.classify.classifier import RubricPrior
-from streams.classify.encoder import Encoder
+from streams.classify.encoder import ENCODER_NAME, Encoder
 from streams.classify.rubrics import RubricBook
 from streams.metrics import RUBRIC_PRIORS
-from streams.records import Article, ClassifiedArticle, SourceRef
+from streams.records import Article, ClassifiedArticle, SourceRef, StoryRequest
 from streams.stage import Emit, StageResult
-from streams.topology import ARTICLES, REVIEW, RUBRICS, desk_topic_name
+from streams.topology import ARTICLES, REVIEW, RUBRICS, STORIES_ASSIGN, desk_topic_name
 
 Classifier = Callable[[str, str, str | None, RubricPrior | None], Classification]
+# (title, text) -> the story vector (streams.stories.vectors), L2-normalised
+StoryVector = Callable[[str, str], Any]
 
 
 def to_classified(article: Article, c: Classification) -> ClassifiedArticle:
@@ -57,6 +69,7 @@ class ClassifyStage:
     offload: bool = True
     # Threads of the sentence encoder (Settings.encoder_threads); None keeps the process's.
     encoder_threads: int | None = None
+    story_vector: StoryVector | None = None  # set: hand over to the story stage (see above)
 
     def __post_init__(self) -> None:
         if self.encoder_threads is not None:
@@ -79,6 +92,8 @@ class ClassifyStage:
         classified = to_classified(article, c)
         emits = route(classified, self.desks, self.review_below)
         outcome = "review" if any(e.topic == REVIEW for e in emits) else "ok"
+        if self.story_vector is not None:
+            emits = [self._story_request(classified)]
         if self.rubrics is not None and article.rubric and c.text_proba:
             stats = self.rubrics.observe(
                 article.source_id,
@@ -90,3 +105,10 @@ class ClassifyStage:
                 book_key = f"{stats.source_id}|{stats.rubric}|{stats.writer}"
                 emits.append(Emit.record(RUBRICS, book_key, stats))
         return StageResult(outcome, emits)
+
+    def _story_request(self, article: ClassifiedArticle) -> Emit:
+        assert self.story_vector is not None
+        vector = np.asarray(self.story_vector(article.title, article.text), dtype="<f2")
+        encoded = base64.b64encode(vector.tobytes()).decode("ascii")
+        request = StoryRequest(article=article, vector=encoded, encoder=ENCODER_NAME)
+        return Emit.record(STORIES_ASSIGN, article.article_id, request)

@@ -38,6 +38,7 @@ PRINCIPALS = {
     "dedup_band": "worker",
     "dedup_gather": "worker",
     "classify": "worker",
+    "stories": "worker",
     "sink": "sink",
 }
 

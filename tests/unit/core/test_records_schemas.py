@@ -25,6 +25,8 @@ from streams.records import (
     RawPage,
     RubricStats,
     SourceRef,
+    StoryRequest,
+    StorySummary,
 )
 from streams.schemas import render, stale_files
 from streams.settings import load_settings
@@ -125,6 +127,23 @@ def _examples() -> dict[str, dict]:
             name="https://x.example/news/1",
             updated_at=1.7e9,
             data={"first": 1.7e9, "last": 1.7e9, "ok": True, "etag": '"v1"'},
+        ).model_dump(mode="json"),
+        "StoryRequest": StoryRequest(
+            article=to_classified(art, cls).model_copy(update={"story_id": "ab" * 16}),
+            vector="AAA=",
+            encoder="e5",
+        ).model_dump(mode="json"),
+        "StorySummary": StorySummary(
+            story_id="ab" * 16,
+            revision=2,
+            headline="A bridge",
+            representative="ab" * 16,
+            first_seen=art.fetched_at,
+            last_seen=art.fetched_at,
+            article_count=2,
+            languages=["en", "uk"],
+            outlets=["x.example"],
+            desks=["infrastructure"],
         ).model_dump(mode="json"),
     }
 

@@ -6,7 +6,17 @@ import pytest
 
 from streams.errors import ConfigError
 from streams.settings import load_settings
-from streams.topology import ARTICLES, CRAWL_STATE, DLQ, FRONTIER, RAW, SOURCES, build_topology
+from streams.topology import (
+    ARTICLES,
+    CRAWL_STATE,
+    DLQ,
+    FRONTIER,
+    RAW,
+    SOURCES,
+    STORIES_ASSIGN,
+    build_topology,
+    changelog_topic,
+)
 
 
 def test_defaults_env_and_yaml_layering(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -46,8 +56,14 @@ def test_topology_has_every_stage_topic_and_a_desk_per_taxonomy_topic() -> None:
     # news.sources has one partition whatever the setting: a new count would mean recreating
     # the topic, and with it every source.
     crawl = {FRONTIER, CRAWL_STATE}  # partitioned by host: crawl_partitions
-    assert all(t.partitions == 3 for t in topo if t.name not in {SOURCES, *crawl})
+    # The story stage's input and its tables: one window over all articles (docs/stories.md).
+    stories = {
+        STORIES_ASSIGN,
+        *(changelog_topic("newsstream", t) for t in ("stories-members", "stories-summaries")),
+    }
+    assert all(t.partitions == 3 for t in topo if t.name not in {SOURCES, *crawl, *stories})
     assert topo[SOURCES].partitions == 1
+    assert {topo[t].partitions for t in stories} == {1}
     assert {topo[t].partitions for t in crawl} == {load_settings().crawl_partitions}
     assert topo[CRAWL_STATE].compact
     assert topo[DLQ].max_message_bytes > topo[RAW].max_message_bytes  # a letter wraps a message
