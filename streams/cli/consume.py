@@ -19,31 +19,44 @@ from streams.topology import DLQ
 pass_ctx = click.make_pass_decorator(Context)
 
 
+def _article(d: dict[str, Any]) -> str:
+    topics = ",".join(d.get("topics", [])) or "-"
+    story, original = d.get("story_id"), d.get("translation_of")
+    return (
+        f"[{topics}] ({d.get('language')}) {d.get('title', '')[:90]}  {d.get('url')}"
+        + (f"  story {story}" if story else "")
+        + (f" translation of {original}" if original else "")
+    )
+
+
+# One line per record kind (the record's ``kind``); any other kind prints its URL.
+_LINES: dict[str, Any] = {
+    "ClassifiedArticle": _article,
+    "Article": _article,
+    "DeadLetter": lambda d: (
+        f"{d['stage']}/{d['reason']} from {d.get('origin')}: {d['error'][:120]}"
+    ),
+    "DuplicateEvent": lambda d: (
+        f"{d['article_id']} duplicates {d['duplicate_of']} ({d['reason']}, {d['similarity']:.2f})"
+    ),
+    "StorySummary": lambda d: (
+        f"story {d['story_id']} r{d['revision']} {d['article_count']} articles"
+        f" ({','.join(d.get('languages', []))}) {d.get('headline', '')[:80]}"
+    ),
+}
+
+
 def _summary(record: ConsumerRecord[bytes, bytes]) -> str:
+    where = f"{record.partition}:{record.offset}"
     try:
         data: Any = orjson.loads(record.value or b"null")
     except orjson.JSONDecodeError:
-        return f"{record.partition}:{record.offset} <not JSON: {len(record.value or b'')} bytes>"
+        return f"{where} <not JSON: {len(record.value or b'')} bytes>"
     if not isinstance(data, dict):
-        return f"{record.partition}:{record.offset} {data!r:.120}"
+        return f"{where} {data!r:.120}"
     kind = data.get("kind", "?")
-    if kind in ("ClassifiedArticle", "Article"):
-        topics = ",".join(data.get("topics", [])) or "-"
-        return (
-            f"{record.partition}:{record.offset} [{topics}] ({data.get('language')}) "
-            f"{data.get('title', '')[:90]}  {data.get('url')}"
-        )
-    if kind == "DeadLetter":
-        return (
-            f"{record.partition}:{record.offset} {data['stage']}/{data['reason']} "
-            f"from {data.get('origin')}: {data['error'][:120]}"
-        )
-    if kind == "DuplicateEvent":
-        return (
-            f"{record.partition}:{record.offset} {data['article_id']} duplicates "
-            f"{data['duplicate_of']} ({data['reason']}, {data['similarity']:.2f})"
-        )
-    return f"{record.partition}:{record.offset} {kind} {data.get('url', '')}"
+    line = _LINES.get(kind)
+    return f"{where} {line(data)}" if line else f"{where} {kind} {data.get('url', '')}"
 
 
 @click.command()

@@ -1,4 +1,4 @@
-"""`newsstream sink`: consume news.articles and news.duplicates into PostgreSQL.
+"""`newsstream sink`: consume news.articles, news.duplicates and news.stories into PostgreSQL.
 
 Commit order per batch: dead-letter what cannot be parsed (acked by Kafka), write the rest in
 one PostgreSQL transaction, and only after its COMMIT commit the Kafka offsets. A crash between
@@ -41,12 +41,14 @@ from streams.metrics import (
     SINK_WRITE_SECONDS,
     SINK_WRITES,
 )
-from streams.records import ClassifiedArticle, DuplicateEvent, SourceRef
+from streams.records import ClassifiedArticle, DuplicateEvent, SourceRef, StorySummary
 from streams.settings import Settings
 from streams.sinks.observe import observe_batch
 from streams.sinks.postgres import TRANSIENT_ERRORS, BatchResult, connect, write_batch
 from streams.stage import Emit
-from streams.topology import ARTICLES, DLQ, DUPLICATES
+from streams.topology import ARTICLES, DLQ, DUPLICATES, STORIES
+
+INPUTS = (ARTICLES, DUPLICATES, STORIES)
 
 log = logging.getLogger(__name__)
 STAGE = "sink"
@@ -98,6 +100,7 @@ class Batch:
     def __init__(self, messages: list[Message], desks: frozenset[str] | None = None) -> None:
         self.articles: list[tuple[Message, ClassifiedArticle]] = []
         self.duplicates: list[tuple[Message, DuplicateEvent]] = []
+        self.stories: list[tuple[Message, StorySummary]] = []
         self.dead: list[Emit] = []
         for msg in messages:
             try:
@@ -110,13 +113,15 @@ class Batch:
                             reason="unknown_topic",
                         )
                     self.articles.append((msg, article))
+                elif msg.topic == STORIES:
+                    self.stories.append((msg, StorySummary.from_json(msg.value or b"")))
                 else:
                     self.duplicates.append((msg, DuplicateEvent.from_json(msg.value or b"")))
             except MalformedRecord as exc:
                 self.dead.append(_letter(msg, exc.reason, str(exc)))
 
     def __len__(self) -> int:
-        return len(self.articles) + len(self.duplicates)
+        return len(self.articles) + len(self.duplicates) + len(self.stories)
 
 
 class Sink:
@@ -131,20 +136,16 @@ class Sink:
         self.dsn = dsn
         self.stop = stop
         self.group = f"{settings.consumer_group}-sink"
-        self.consumer: AIOKafkaConsumer = make_consumer(
-            settings, ARTICLES, DUPLICATES, group=self.group
-        )
+        self.consumer: AIOKafkaConsumer = make_consumer(settings, *INPUTS, group=self.group)
         self.output = DurableProducer(settings)
         self.conn: asyncpg.Connection | None = None
 
     async def run(self) -> None:
         await check_connection(
-            self.settings, topics=[ARTICLES, DUPLICATES, DLQ], group=self.group
+            self.settings, topics=[*INPUTS, DLQ], group=self.group
         )  # one clear line for a refused login, certificate or ACL
         await self.consumer.start()
-        lag = asyncio.create_task(
-            report_lag_forever(self.settings, self.group, [ARTICLES, DUPLICATES])
-        )
+        lag = asyncio.create_task(report_lag_forever(self.settings, self.group, list(INPUTS)))
         watch = asyncio.create_task(BrokerWatch(self.settings.bootstrap()).run_forever())
         try:
             await self._connect_early()
@@ -190,11 +191,12 @@ class Sink:
         backoff = self.config.backoff_base_s
         articles = [a for _, a in batch.articles]
         dups = [d for _, d in batch.duplicates]
+        stories = [s for _, s in batch.stories]
         while not self.stop.is_set():
             try:
                 conn = await self._connection()
                 started = time.perf_counter()
-                result = await write_batch(conn, articles, dups)
+                result = await write_batch(conn, articles, dups, stories)
                 SINK_WRITE_SECONDS.observe(time.perf_counter() - started)
                 return result
             except TRANSIENT_ERRORS as exc:
@@ -246,23 +248,27 @@ class Sink:
 
     async def _write_one_by_one(self, batch: Batch) -> BatchResult | None:
         result, dead = BatchResult(), []
-        pairs: list[tuple[Message, ClassifiedArticle | DuplicateEvent]] = [
+        pairs: list[tuple[Message, ClassifiedArticle | DuplicateEvent | StorySummary]] = [
             *batch.articles,
             *batch.duplicates,
+            *batch.stories,
         ]
         for msg, record in pairs:
             arts = [record] if isinstance(record, ClassifiedArticle) else []
             dups = [record] if isinstance(record, DuplicateEvent) else []
+            stories = [record] if isinstance(record, StorySummary) else []
             try:
-                one = await write_batch(await self._connection(), arts, dups)
+                one = await write_batch(await self._connection(), arts, dups, stories)
             except TRANSIENT_ERRORS:
                 return None if self.stop.is_set() else await self._write_until_durable(batch)
             except asyncpg.PostgresError as exc:
-                SINK_WRITES.labels("articles" if arts else "duplicates", "rejected").inc()
+                table = "articles" if arts else "duplicates" if dups else "stories"
+                SINK_WRITES.labels(table, "rejected").inc()
                 dead.append(_letter(msg, "storage_rejected", f"{type(exc).__name__}: {exc}"))
                 continue
             result.articles += one.articles
             result.duplicates += one.duplicates
+            result.stories += one.stories
         if dead:
             await self.output.send_all(dead, stage=STAGE)
         return result

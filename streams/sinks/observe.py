@@ -51,7 +51,7 @@ def _observe_article(art: ClassifiedArticle, now: datetime) -> None:
 
 def observe_batch(result: BatchResult, now: datetime) -> None:
     """Count every record of a durable batch by its result."""
-    SINK_BATCH_SIZE.observe(len(result.articles) + len(result.duplicates))
+    SINK_BATCH_SIZE.observe(len(result.articles) + len(result.duplicates) + len(result.stories))
     for art, outcome in result.articles:
         SINK_WRITES.labels("articles", outcome).inc()
         RECORDS.labels(STAGE, outcome).inc()
@@ -62,3 +62,6 @@ def observe_batch(result: BatchResult, now: datetime) -> None:
         RECORDS.labels(STAGE, f"duplicate_{outcome}").inc()
         if outcome == "inserted":
             DUPLICATES.labels(event.reason).inc()
+    for _, outcome in result.stories:
+        SINK_WRITES.labels("stories", outcome).inc()
+        RECORDS.labels(STAGE, f"story_{outcome}").inc()

@@ -31,9 +31,16 @@ from urllib.parse import parse_qs, urlsplit
 import asyncpg
 
 from streams.errors import NewsstreamError
-from streams.records import ClassifiedArticle, DuplicateEvent
+from streams.records import ClassifiedArticle, DuplicateEvent, StorySummary
 from streams.sinks.migrate import migrate
-from streams.sinks.rows import article_row, as_json, duplicate_row, latest_per_article
+from streams.sinks.rows import (
+    article_row,
+    as_json,
+    duplicate_row,
+    latest_per_article,
+    latest_per_story,
+    story_row,
+)
 
 Result = Literal["inserted", "updated", "unchanged"]
 
@@ -52,16 +59,18 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
 UPSERT_ARTICLES = """
 INSERT INTO articles AS a (article_id, revision, url, canonical_url, source_id, title, body,
     author, published, language, ts_config, topics, iptc, scores, classifier_version,
-    content_hash, extractor, fetched_at, classified_at, raw_origin, rubric)
+    content_hash, extractor, fetched_at, classified_at, raw_origin, rubric, story_id,
+    translation_of)
 SELECT r.article_id, r.revision, r.url, r.canonical_url, r.source_id, r.title, r.body,
     r.author, r.published, r.language, r.ts_config::regconfig, r.topics, r.iptc, r.scores,
     r.classifier_version, r.content_hash, r.extractor, r.fetched_at, r.classified_at,
-    r.raw_origin, r.rubric
+    r.raw_origin, r.rubric, r.story_id, r.translation_of
 FROM jsonb_to_recordset($1::jsonb) AS r(article_id text, revision integer, url text,
     canonical_url text, source_id text, title text, body text, author text,
     published timestamptz, language text, ts_config text, topics text[], iptc text[],
     scores jsonb, classifier_version text, content_hash text, extractor text,
-    fetched_at timestamptz, classified_at timestamptz, raw_origin jsonb, rubric text)
+    fetched_at timestamptz, classified_at timestamptz, raw_origin jsonb, rubric text,
+    story_id text, translation_of text)
 -- Replays are filtered out before the INSERT builds their row (and its search vector): the
 -- common case after a restart costs an index probe. ON CONFLICT's WHERE still decides races.
 WHERE NOT EXISTS (
@@ -77,7 +86,9 @@ ON CONFLICT (article_id) DO UPDATE SET
     scores = EXCLUDED.scores, classifier_version = EXCLUDED.classifier_version,
     content_hash = EXCLUDED.content_hash, extractor = EXCLUDED.extractor,
     fetched_at = EXCLUDED.fetched_at, classified_at = EXCLUDED.classified_at,
-    raw_origin = EXCLUDED.raw_origin, rubric = EXCLUDED.rubric, stored_at = now()
+    raw_origin = EXCLUDED.raw_origin, rubric = EXCLUDED.rubric,
+    story_id = coalesce(EXCLUDED.story_id, a.story_id),
+    translation_of = coalesce(EXCLUDED.translation_of, a.translation_of), stored_at = now()
 WHERE a.revision < EXCLUDED.revision
    OR (a.revision = EXCLUDED.revision AND a.content_hash <> EXCLUDED.content_hash
        AND a.fetched_at < EXCLUDED.fetched_at)
@@ -96,22 +107,48 @@ RETURNING article_id, duplicate_of, fetched_at
 """
 
 
+UPSERT_STORIES = """
+INSERT INTO stories AS s (story_id, revision, headline, representative, first_seen, last_seen,
+    article_count, languages, outlets, desks, updated_at)
+SELECT r.story_id, r.revision, r.headline, r.representative, r.first_seen, r.last_seen,
+    r.article_count, r.languages, r.outlets, r.desks, r.updated_at
+FROM jsonb_to_recordset($1::jsonb) AS r(story_id text, revision integer, headline text,
+    representative text, first_seen timestamptz, last_seen timestamptz, article_count integer,
+    languages text[], outlets text[], desks text[], updated_at timestamptz)
+ON CONFLICT (story_id) DO UPDATE SET
+    revision = EXCLUDED.revision, headline = EXCLUDED.headline,
+    representative = EXCLUDED.representative, first_seen = EXCLUDED.first_seen,
+    last_seen = EXCLUDED.last_seen, article_count = EXCLUDED.article_count,
+    languages = EXCLUDED.languages, outlets = EXCLUDED.outlets, desks = EXCLUDED.desks,
+    updated_at = EXCLUDED.updated_at, stored_at = now()
+-- A redelivered summary (same revision) or a late older one changes nothing.
+WHERE s.revision < EXCLUDED.revision
+RETURNING s.story_id, (s.xmax = 0) AS inserted
+"""
+
+
 @dataclass
 class BatchResult:
     """What happened to each record of a batch, in input order."""
 
     articles: list[tuple[ClassifiedArticle, Result]] = field(default_factory=list)
     duplicates: list[tuple[DuplicateEvent, Result]] = field(default_factory=list)
+    stories: list[tuple[StorySummary, Result]] = field(default_factory=list)
 
 
 async def write_batch(
     conn: asyncpg.Connection,
     articles: Sequence[ClassifiedArticle],
     duplicates: Sequence[DuplicateEvent],
+    stories: Sequence[StorySummary] = (),
 ) -> BatchResult:
     """Write a batch in one transaction; when this returns, the batch is durable."""
     winners = latest_per_article(articles)
+    latest = latest_per_story(stories)
+    story_rows = []
     async with conn.transaction():
+        if latest:
+            story_rows = await conn.fetch(UPSERT_STORIES, as_json([story_row(s) for s in latest]))
         art_rows = []
         if winners:
             art_rows = await conn.fetch(UPSERT_ARTICLES, as_json([article_row(a) for a in winners]))
@@ -133,6 +170,13 @@ async def write_batch(
         key = (ev.article_id, ev.duplicate_of, ev.fetched_at)
         result.duplicates.append((ev, "inserted" if key in new_dups else "unchanged"))
         new_dups.discard(key)  # the same event twice in a batch: only the first is new
+    stored: dict[str, Result] = {
+        r["story_id"]: "inserted" if r["inserted"] else "updated" for r in story_rows
+    }
+    kept = {id(s) for s in latest}
+    for story in stories:
+        done = stored.get(story.story_id) if id(story) in kept else None
+        result.stories.append((story, done or "unchanged"))
     return result
 
 

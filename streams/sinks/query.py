@@ -85,3 +85,17 @@ async def get_article(conn: asyncpg.Connection, article_id: str) -> asyncpg.Reco
         " AS duplicates FROM articles a WHERE article_id = $1",
         article_id,
     )
+
+
+async def get_story(
+    conn: asyncpg.Connection, story_id: str
+) -> tuple[asyncpg.Record | None, list[asyncpg.Record]]:
+    """A story's stored summary (None if not stored) and its stored articles, oldest first."""
+    story = await conn.fetchrow("SELECT * FROM stories WHERE story_id = $1", story_id)
+    articles = await conn.fetch(
+        "SELECT article_id, source_id, language, title, url, published, fetched_at,"
+        " translation_of, topics FROM articles WHERE story_id = $1"
+        " ORDER BY coalesce(published, fetched_at), article_id",
+        story_id,
+    )
+    return story, list(articles)

@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 
-from streams.records import ClassifiedArticle, DuplicateEvent
+from streams.records import ClassifiedArticle, DuplicateEvent, StorySummary
 
 # PostgreSQL's built-in snowball configurations for the pipeline's languages. Ukrainian has
 # none in core PostgreSQL, so it is indexed with `simple` (lower-cased words, no stemming).
@@ -75,6 +75,34 @@ def article_row(art: ClassifiedArticle) -> dict[str, Any]:
         "classified_at": art.classified_at,
         "raw_origin": None if art.raw is None else art.raw.model_dump(),
         "rubric": None if art.rubric is None else _text(art.rubric),
+        "story_id": art.story_id,
+        "translation_of": art.translation_of,
+    }
+
+
+def latest_per_story(stories: Iterable[StorySummary]) -> list[StorySummary]:
+    """One summary per story, the highest revision, in first-seen order (as for articles)."""
+    best: dict[str, StorySummary] = {}
+    for story in stories:
+        held = best.get(story.story_id)
+        if held is None or story.revision > held.revision:
+            best[story.story_id] = story
+    return list(best.values())
+
+
+def story_row(s: StorySummary) -> dict[str, Any]:
+    return {
+        "story_id": s.story_id,
+        "revision": s.revision,
+        "headline": _text(s.headline),
+        "representative": s.representative,
+        "first_seen": s.first_seen,
+        "last_seen": s.last_seen,
+        "article_count": s.article_count,
+        "languages": [_text(x) for x in s.languages],
+        "outlets": [_text(x) for x in s.outlets],
+        "desks": list(s.desks),
+        "updated_at": s.updated_at,
     }
 
 
