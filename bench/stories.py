@@ -42,7 +42,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from streams.classify.classifier import default_classifier
-from streams.classify.encoder import Matrix, cached_encode, embed_text
+from streams.classify.encoder import Encoder, Matrix, cached_encode, embed_text
 from streams.classify.stage import ClassifyStage
 from streams.records import Article, SourceRef
 from streams.stories.assigner import StoryArticle, StoryAssigner
@@ -58,8 +58,20 @@ from streams.stories.quality import (
     pair_scores,
 )
 from streams.stories.scoring import Vector, Weights
-from streams.stories.tuning import ABLATIONS, TIME_GRID, cos_auc, recentre, tune_weights
-from streams.stories.vectors import mean_vectors, story_texts, story_vectors
+from streams.stories.tuning import (
+    ABLATIONS,
+    MARGIN,
+    MARGIN_GRID,
+    TIME_GRID,
+    compare_evidence,
+    cos_auc,
+    linked_without_false_link,
+    margin_rule,
+    recentre,
+    text_evidence,
+    tune_weights,
+)
+from streams.stories.vectors import LEAD_CHARS, mean_vectors, story_texts, story_vectors
 
 CACHE = Path.home() / ".cache" / "newsstream" / "e5-stories.npz"
 ORIGIN = SourceRef(topic="news.unique", partition=0, offset=0)
@@ -76,15 +88,33 @@ def vectors_of(groups: list[list[str]], cache: Path | None, what: str) -> Matrix
     return mean_vectors(flat, [len(g) for g in groups])
 
 
+# The story vector's candidates (``--tune``): which encoder inputs, averaged. "classify" is the
+# classify stage's own "title. lead" of 160 characters (free when passed on).
+VECTOR_KINDS = {
+    "story": ("headline", "lead"),
+    "classify": ("classify",),
+    "headline": ("headline",),
+    "lead": ("lead",),
+    "headline + classify's": ("headline", "classify"),
+    "headline + lead + classify's": ("headline", "lead", "classify"),
+}
+
+
 def pair_vectors(pairs: list[StoryPair], cache: Path | None) -> dict[str, PairVectors]:
-    """Per kind ("story": the assigner's; "classify": the classify stage's title + lead)."""
+    """Per kind of ``VECTOR_KINDS`` ("story": the assigner's headline + lead 300)."""
     docs = [(t, x) for p in pairs for (_, t, x) in (p.first, p.second)]
-    story = vectors_of([story_texts(t, x) for t, x in docs], cache, "pairs")
-    plain = vectors_of([[embed_text(t, x)] for t, x in docs], cache, "pairs")
-    return {
-        kind: {p.index: (v[2 * k], v[2 * k + 1]) for k, p in enumerate(pairs)}
-        for kind, v in (("story", story), ("classify", plain))
+    inputs = {
+        "headline": [embed_text(t, "") for t, _ in docs],
+        "lead": [embed_text("", x, LEAD_CHARS) for _, x in docs],
+        "classify": [embed_text(t, x) for t, x in docs],
     }
+    flat = {k: vectors_of([[t] for t in v], cache, "pairs") for k, v in inputs.items()}
+    out = {}
+    for kind, parts in VECTOR_KINDS.items():
+        rows = np.stack([flat[p] for p in parts], axis=1).reshape(-1, flat["lead"].shape[1])
+        v = mean_vectors(rows, [len(parts)] * len(docs))
+        out[kind] = {p.index: (v[2 * k], v[2 * k + 1]) for k, p in enumerate(pairs)}
+    return out
 
 
 def event_vectors(events: list[Event], cache: Path | None) -> dict[str, Matrix]:
@@ -131,6 +161,46 @@ def variants(weights: Weights, pairs: list[StoryPair], pvec: dict[str, PairVecto
         w = recentre(weights.with_weight(signal, value), pairs, pvec["story"])
         rows.append(Row(f"  {signal} at {value:g}", w))
     return rows
+
+
+def print_vectors(pairs: list[StoryPair], pvec: dict[str, PairVectors]) -> None:
+    """The story vector's choice (half A) with half B for the record: cosine AUC, half A's
+    same-story pairs above every different-story pair, half B at the centre half A's rule
+    gives that vector (the most similar different pair of A at -MARGIN)."""
+    print("\n## Story vector: encoder inputs averaged (choice on half A)\n")
+    print("| vector | AUC A | AUC B | A linked, none apart lost | B linked / apart at A's centre "
+          "|\n|---|---|---|---|---|")  # fmt: skip
+    y = np.array([p.same for p in pairs])
+    a = np.array([p.half == "A" for p in pairs])
+    for kind, v in pvec.items():
+        cos = np.array([float(np.dot(*v[p.index])) for p in pairs])
+        auc = cos_auc(pairs, v)
+        centre = cos[a & ~y].max() + MARGIN / Weights().cos_weight
+        linked, apart = np.mean(cos[~a & y] >= centre), np.mean(cos[~a & ~y] < centre)
+        print(f"| {kind} | {auc['A']:.3f} | {auc['B']:.3f} | "
+              f"{linked_without_false_link(cos[a], y[a])}/{int(np.sum(a & y))} | "
+              f"{linked:.2f} / {apart:.2f} |")  # fmt: skip
+
+
+def print_evidence(pairs: list[StoryPair], pvec: dict[str, PairVectors]) -> None:
+    """Text evidence beyond the cosine: logistic models chosen by leave-one-out on half A."""
+    features = text_evidence(pairs)
+    for name, kind in (("cos", "story"), ("headline_cos", "headline"), ("lead_cos", "lead")):
+        features[name] = np.array([float(np.dot(*pvec[kind][p.index])) for p in pairs])
+    print("\n## Text evidence: logistic model per feature set (leave-one-out on half A)\n")
+    print("| features | LOO AUC A | LOO A linked, none apart lost | AUC B | B linked / apart at "
+          "A's rule | coefficients |\n|---|---|---|---|---|---|")  # fmt: skip
+    for r in compare_evidence(pairs, features):
+        print(f"| {' + '.join(r.features)} | {r.loo_auc_a:.3f} | {r.loo_linked_a} | "
+              f"{r.auc_b:.3f} | {r.linked_b:.2f} / {r.apart_b:.2f} | {r.coef} |")  # fmt: skip
+    print(
+        "\nthe centre's margin (log-odds below 0 for half A's most similar different pair): "
+        "A different pairs linked leave-one-out, A same linked, B linked / apart"
+    )
+    for m, loo_false, linked_a, linked_b, apart_b in margin_rule(
+        pairs, features["cos"], MARGIN_GRID
+    ):
+        print(f"  {m:g}: {loo_false}/33, {linked_a}/24, {linked_b:.2f} / {apart_b:.2f}")
 
 
 def print_pairs(pairs: list[StoryPair], pvec: dict[str, PairVectors], rows: list[Row]) -> None:
@@ -277,7 +347,7 @@ def cost(pairs: list[StoryPair], limit: int) -> None:
     clf = default_classifier()
     stage = ClassifyStage(desks=frozenset(clf.taxonomy.topic_names()), review_below=0.35)
     assigner = StoryAssigner()
-    spent = {"classify": 0.0, "embed": 0.0, "assign": 0.0}
+    spent = {"classify": 0.0, "embed": 0.0, "assign": 0.0, "headline": 0.0}
     keys = candidates = 0
     for i, (url, title, text) in enumerate(docs):
         t0 = time.perf_counter()
@@ -289,6 +359,8 @@ def cost(pairs: list[StoryPair], limit: int) -> None:
             StoryArticle(f"{i:032x}", url, title, text, "ru", 60.0 * i, vector)
         )
         t3 = time.perf_counter()
+        Encoder.encode([embed_text(title, "")])
+        spent["headline"] += time.perf_counter() - t3
         member = assigner.state.members[f"{i:032x}"]
         keys += len(member.keys) + len(member.translation_keys)
         candidates += answer.candidates
@@ -314,6 +386,10 @@ def cost(pairs: list[StoryPair], limit: int) -> None:
     print(
         "| story stage, `assign` alone (features, candidates, scores, state) | "
         f"{ms['assign']:.2f} |"
+    )
+    print(
+        "| the headline alone (all a story vector reusing classify's would encode; not "
+        f"shipped: docs/stories.md) | {ms['headline']:.1f} |"
     )
     print(
         f"\nstory stage with its own embedding: {ms['embed'] + ms['assign']:.1f} ms "
@@ -355,9 +431,8 @@ def main() -> int:
     if args.tune:
         tuned = tune_weights(pairs, pvec["story"], verbose=True)
         print(f"tuned on half A: {tuned}\nshipped defaults: {weights}")
-        for kind, v in pvec.items():
-            auc = cos_auc(pairs, v)
-            print(f"cosine AUC, {kind} vectors: half A {auc['A']:.3f}, half B {auc['B']:.3f}")
+        print_vectors(pairs, pvec)
+        print_evidence(pairs, pvec)
     rows = variants(weights, pairs, pvec)
     print_pairs(pairs, pvec, rows)
     desks = event_desks(events, evec["classify"])

@@ -15,6 +15,7 @@ a shared casualty count or price is strong evidence of one event, a year much we
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -55,6 +56,9 @@ _FUNCTION_WORDS = frozenset(
 
 def transliterate(word: str) -> str:
     return "".join(_CYRILLIC.get(ch, ch) for ch in word.lower())
+
+
+_FUNCTION_LATIN = frozenset(transliterate(w) for w in _FUNCTION_WORDS)
 
 
 def name_key(word: str) -> str | None:
@@ -108,3 +112,51 @@ class TextSignals:
 
 def text_signals(title: str, text: str) -> TextSignals:
     return TextSignals(name_keys(title, text), numbers(title, text))
+
+
+# Lexical evidence beside the embedding, measured as score terms on half A of the stories
+# pairs (``tuning.compare_evidence``, docs/stories.md "Text evidence"): neither separated the
+# pairs better than the story vector's cosine alone, so the score does not use them. Both
+# read Latin transliterations, so a uk and a ru spelling of one word share grams and stems.
+GRAM = 4  # character 4-grams within words: a word's stem survives most case endings
+STEM_LETTERS = 5  # a crude stem: the first five letters of a transliterated content word
+
+
+def _words(title: str, text: str) -> list[str]:
+    return [transliterate(w) for w in _WORD.findall(f"{title} {text[:LEAD_CHARS]}".lower())]
+
+
+def char_grams(title: str, text: str) -> dict[str, int]:
+    """Counts of the character 4-grams inside the words of the title and lead (a word
+    shorter than 4 letters is one gram)."""
+    counts: dict[str, int] = {}
+    for word in _words(title, text):
+        for i in range(max(1, len(word) - GRAM + 1)):
+            gram = word[i : i + GRAM]
+            counts[gram] = counts.get(gram, 0) + 1
+    return counts
+
+
+def gram_cosine(a: dict[str, int], b: dict[str, int]) -> float:
+    """Cosine of two gram counts with sublinear weights (1 + ln count): a gram repeated ten
+    times is not ten times the evidence."""
+    if not a or not b:
+        return 0.0
+    wa = {g: 1.0 + math.log(c) for g, c in a.items()}
+    wb = {g: 1.0 + math.log(c) for g, c in b.items()}
+    dot = sum(v * wb[g] for g, v in wa.items() if g in wb)
+    na = math.sqrt(sum(v * v for v in wa.values()))
+    nb = math.sqrt(sum(v * v for v in wb.values()))
+    return dot / (na * nb)
+
+
+def stems(title: str, text: str) -> frozenset[str]:
+    """Crude stems of the content words (4+ letters, not function words) of title and lead."""
+    return frozenset(
+        w[:STEM_LETTERS] for w in _words(title, text)
+        if len(w) >= 4 and w not in _FUNCTION_LATIN
+    )  # fmt: skip
+
+
+def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
+    return len(a & b) / len(a | b) if a | b else 0.0
