@@ -746,7 +746,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--partitions", type=int, default=12, help="partitions of every topic")
     parser.add_argument("--trickle-per-s", type=float, default=0.5,
                         help="pages/s flowing while workers join (shows the pause)")  # fmt: skip
-    parser.add_argument("--stages", default="clean,dedup,classify",
+    parser.add_argument("--stages", default="clean,dedup,classify,stories",
                         help="what each worker runs (`newsstream worker --stages`)")  # fmt: skip
     return parser.parse_args()
 

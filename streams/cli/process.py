@@ -8,6 +8,7 @@ import signal
 import click
 
 from streams.cli._context import Context
+from streams.topology import STAGE_GROUPS
 
 pass_ctx = click.make_pass_decorator(Context)
 
@@ -30,7 +31,7 @@ def run(ctx: Context, demo: bool) -> None:
 @click.command()
 @click.option(
     "--stages",
-    default="clean,dedup,classify",
+    default=",".join(STAGE_GROUPS),
     show_default=True,
     help="Comma-separated stages this worker runs.",
 )
@@ -39,7 +40,6 @@ def worker(ctx: Context, stages: str) -> None:
     """Run the stream stages (faust agents). Scale out by starting more workers: they share
     one consumer group and split the partitions. Refuses to start on mismatched topics."""
     from streams.processes.worker import run_worker
-    from streams.topology import STAGE_GROUPS
 
     wanted = [s.strip() for s in stages.split(",") if s.strip()]
     unknown = sorted(set(wanted) - set(STAGE_GROUPS))

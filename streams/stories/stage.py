@@ -43,6 +43,7 @@ from streams.records import ClassifiedArticle, SourceRef, StoryRequest, StorySum
 from streams.stage import Emit, StageResult
 from streams.stories.assigner import Assignment, StoryArticle, StoryAssigner
 from streams.stories.state import Limits, Member
+from streams.stories.translation import outlet
 from streams.topology import STORIES
 
 VECTOR_DIMS = 384  # multilingual-e5-small
@@ -76,6 +77,11 @@ def decode_vector(text: str) -> np.ndarray[Any, np.dtype[np.float16]]:
 
 def article_time(a: ClassifiedArticle) -> float:
     return (a.published or a.fetched_at).timestamp()
+
+
+def outlet_of(a: ClassifiedArticle) -> str:
+    """The outlet as the assigner names it (host without www. or a language subdomain)."""
+    return outlet(a.url) or a.source_id
 
 
 def story_article(a: ClassifiedArticle, vector: Any) -> StoryArticle:
@@ -196,6 +202,11 @@ class StoryStage:
         if redelivered:
             outcome = "redelivered"
             summary = self._summary(answer.story_id)
+        elif article.article_id not in assigner.state.members:
+            # Older than the window (before the newest article seen, e.g. a backfill after
+            # live pages): answered, never filed; its story is kept only if it is open.
+            outcome = "late"
+            summary = self._late(assigner, article, answer)
         else:
             outcome = self._file(assigner, answer)
             summary = self._update(assigner, article, answer)
@@ -218,6 +229,13 @@ class StoryStage:
             return "translation"
         return "new" if answer.new_story else "linked"
 
+    def _late(
+        self, assigner: StoryAssigner, article: ClassifiedArticle, answer: Assignment
+    ) -> StorySummary:
+        if answer.story_id in assigner.state.stories:
+            return self._update(assigner, article, answer)
+        return summarise(None, article, answer.story_id, outlet_of(article))
+
     def _summary(self, story_id: str) -> StorySummary | None:
         raw = self.summaries.get(story_id)
         return None if raw is None else StorySummary.model_validate(raw)
@@ -225,7 +243,7 @@ class StoryStage:
     def _update(
         self, assigner: StoryAssigner, article: ClassifiedArticle, answer: Assignment
     ) -> StorySummary:
-        outlet = assigner.state.members[answer.article_id].outlet
+        outlet = outlet_of(article)
         summary = summarise(self._summary(answer.story_id), article, answer.story_id, outlet)
         self.summaries[answer.story_id] = summary.model_dump(mode="json")
         if summary.revision > 1:

@@ -243,3 +243,20 @@ def test_classify_hands_the_article_and_its_story_vector_to_the_story_stage() ->
     story = stage()(None, result.emits[0].value, ORIGIN)
     assert [e.topic for e in story.emits] == [ARTICLES, "news.topic.diplomacy", STORIES]
     assert RUBRICS not in [e.topic for e in story.emits]
+
+
+def test_an_article_older_than_the_window_is_answered_not_filed() -> None:
+    """A backfilled page published days before the newest article: its own story, counted
+    as late, nothing kept (it would leave the window at once)."""
+    members, summaries = JsonTable(), JsonTable()
+    s = stage(members, summaries, limits=Limits(window_s=86_400.0))
+    s(None, request(1, "summit", hours=100), ORIGIN)
+    before = count("late")
+    result = s(None, request(2, "flood", hours=0, title="Flood", text="Odesa flood."), ORIGIN)
+    art, summary = outputs(result)
+    assert result.outcome == "late"
+    assert count("late") == before + 1
+    assert art.story_id == f"{2:032x}"
+    assert (summary.revision, summary.article_count) == (1, 1)
+    assert set(members) == {f"{1:032x}"}
+    assert set(summaries) == {f"{1:032x}"}
