@@ -232,10 +232,25 @@ CRAWL_REBALANCES = Counter(
     "newsstream_crawl_rebalances", "Frontier partition assignments this replica received"
 )
 CRAWL_BACKPRESSURE = Gauge(
-    "newsstream_crawl_backpressure", "1 while crawling is paused because news.raw lags"
+    "newsstream_crawl_backpressure",
+    "1 while crawling is paused because news.raw lags (too many or too old records)",
 )
 CRAWL_RAW_LAG = Gauge(
     "newsstream_crawl_raw_lag", "Records of news.raw the workers have not committed yet"
+)
+CRAWL_RAW_AGE = Gauge(
+    "newsstream_crawl_raw_unprocessed_age_seconds",
+    "Age of the oldest news.raw record the workers have not committed, per partition",
+    ["partition"],
+)
+CRAWL_RAW_RETENTION = Gauge(
+    "newsstream_crawl_raw_retention_seconds",
+    "retention.ms of news.raw in the topology, in seconds (-1: kept for ever)",
+)
+CRAWL_RAW_DELETED = Gauge(
+    "newsstream_crawl_raw_deleted_unprocessed",
+    "news.raw records retention deleted before the workers committed them (last measurement)",
+    ["partition"],
 )
 CRAWL_STATE_RECORDS = Counter(
     "newsstream_crawl_state_records",

@@ -225,6 +225,16 @@ class Settings(BaseSettings):
     crawl_raw_lag_interval_s: float = Field(
         default=10.0, gt=0, description="how often the crawler measures the news.raw lag"
     )
+    # Half: the workers keep the other half of the retention to catch up before Kafka could
+    # delete a page they have not processed (NewsstreamRawNearRetention fires at 0.7).
+    crawl_max_raw_age_fraction: float = Field(
+        default=0.5,
+        ge=0,
+        le=1,
+        description="backpressure: crawling also pauses while the oldest news.raw record the"
+        " workers have not committed is older than this fraction of news.raw's retention"
+        " (0 = never pause on age)",
+    )
     crawl_max_pending: int = Field(
         default=5000,
         ge=1,

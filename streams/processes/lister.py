@@ -4,8 +4,10 @@ State: the seen-set, each source's schedule and :class:`SourceMemory`, robots.tx
 host pauses, kept for the frontier partitions this replica holds and written to
 ``news.crawl.state`` as they change (see :mod:`streams.crawl.memory`). Polls: a due source on
 an owned host is fetched, and what it lists goes to the frontier keyed by each item's host.
-Backpressure: while the workers' lag on ``news.raw`` is above ``crawl_max_raw_lag``, no poll
-starts and the frontier is not read (``newsstream_crawl_backpressure`` = 1).
+Backpressure: while the workers' lag on ``news.raw`` is above ``crawl_max_raw_lag``, or their
+oldest unprocessed record is older than ``crawl_max_raw_age_fraction`` of the topic's retention
+(:mod:`streams.processes.holdback`), no poll starts and the frontier is not read
+(``newsstream_crawl_backpressure`` = 1).
 """
 
 from __future__ import annotations
@@ -17,8 +19,6 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
-from aiokafka.errors import KafkaError
-
 from streams.crawl.discover import DiscoveryError
 from streams.crawl.fetch import Fetcher, Kind
 from streams.crawl.frontier import Candidate
@@ -29,11 +29,9 @@ from streams.crawl.schedule import ScheduleConfig, SourceSchedule
 from streams.crawl.seen import SeenStore
 from streams.crawl.sources import Source
 from streams.kafka.crawlstate import host_partition
-from streams.kafka.lag import measure_lag
 from streams.kafka.producer import DurableProducer
 from streams.kafka.sources import SourceFeed
 from streams.metrics import (
-    CRAWL_BACKPRESSURE,
     CRAWL_BUDGET_RATIO,
     CRAWL_FRONTIER_AGE,
     CRAWL_FRONTIER_ITEMS,
@@ -41,14 +39,14 @@ from streams.metrics import (
     CRAWL_HOST_GAP,
     CRAWL_HOSTS_OWNED,
     CRAWL_HOSTS_STARVED,
-    CRAWL_RAW_LAG,
     CRAWL_STATE_RECORDS,
 )
+from streams.processes.holdback import RawBackpressure
 from streams.processes.poll import Crawler
 from streams.records import CrawlState, FrontierItem
 from streams.settings import Settings
 from streams.stage import Emit
-from streams.topology import CRAWL_STATE, FRONTIER, RAW
+from streams.topology import CRAWL_STATE, FRONTIER
 
 log = logging.getLogger(__name__)
 STAGE = "crawl"
@@ -83,7 +81,7 @@ class Lister:
         self.pending: dict[int, dict[int, tuple[str, float]]] = defaultdict(dict)
         self.known_hosts: set[str] = set()
         self.stats = HostStats()
-        self.paused = False
+        self.backpressure = RawBackpressure(settings)
         self._host_parts: dict[str, int] = {}
         self.polite.hosts.on_start = self._started
         self.polite.hosts.on_end = self._ended
@@ -254,7 +252,7 @@ class Lister:
         for sid, source in self.sources.items():
             self.schedule.set_bounds(sid, source.min_interval_s, source.max_interval_s)
         while not stop.is_set():
-            if not self.paused:
+            if not self.backpressure.paused:
                 now = time.monotonic()
                 for sid, source in list(self.sources.items()):
                     if sid in self.polls or self.schedule.state(sid).next_due > now:
@@ -335,27 +333,6 @@ class Lister:
         CRAWL_FRONTIER_ITEMS.labels("sent").inc(len(emits))
 
     # --- backpressure and gauges ----------------------------------------------------------
-    async def _watch_lag(self) -> None:
-        bound = self.settings.crawl_max_raw_lag
-        while True:
-            try:
-                lags = await measure_lag(self.settings, self.settings.consumer_group, [RAW])
-                lag = sum(lags.values())
-                CRAWL_RAW_LAG.set(lag)
-                over = bound > 0 and lag > bound
-                if over != self.paused:
-                    self.paused = over
-                    CRAWL_BACKPRESSURE.set(int(over))
-                    if over:
-                        log.warning(
-                            "backpressure: news.raw lag %d > %d; crawling paused", lag, bound
-                        )
-                    else:
-                        log.info("backpressure off: news.raw lag %d <= %d; crawling", lag, bound)
-            except (KafkaError, OSError) as exc:
-                log.warning("news.raw lag not measured: %s", exc)
-            await asyncio.sleep(self.settings.crawl_raw_lag_interval_s)
-
     async def _report(self) -> None:
         last_prune = time.monotonic()
         while True:

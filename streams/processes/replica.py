@@ -115,7 +115,7 @@ class Replica(Lister):
         helpers = [
             asyncio.create_task(self._follow_sources(), name="sources"),
             asyncio.create_task(self._poll_sources(stop), name="polls"),
-            asyncio.create_task(self._watch_lag(), name="lag"),
+            asyncio.create_task(self.backpressure.run(), name="lag"),
             asyncio.create_task(self._report(), name="report"),
         ]
         try:
@@ -135,7 +135,7 @@ class Replica(Lister):
     async def _turn(self, consumer: AIOKafkaConsumer) -> None:
         owned = [TopicPartition(FRONTIER, p) for p in self.owned]
         full = sum(len(t) for t in self.trackers.values()) >= self.settings.crawl_max_pending
-        if self.paused or full:
+        if self.backpressure.paused or full:
             consumer.pause(*owned)
         else:
             consumer.resume(*owned)

@@ -1,0 +1,107 @@
+"""A group's backlog on one topic: offsets per partition and the timestamp of its oldest
+unprocessed record (:class:`streams.crawl.backpressure.PartitionBacklog`).
+
+The timestamp is read by fetching the record at the group's committed offset. That costs one
+fetch (one record batch, however small the fetch size: the broker always returns the first
+batch whole) per partition, and only when the committed offset has moved since the last
+measurement: the reader remembers the timestamp of the offset it read last, so a stalled
+group, the case that matters, costs no fetch at all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from streams.crawl.backpressure import PartitionBacklog
+from streams.kafka.security import aiokafka_kwargs
+from streams.settings import Settings
+
+log = logging.getLogger(__name__)
+FETCH_BYTES = 16 * 1024  # only a timestamp is wanted; the broker still returns a whole batch
+READ_TIMEOUT_S = 5.0
+
+
+class BacklogReader:
+    """``await reader.measure()`` every interval; keeps the timestamps it has read."""
+
+    def __init__(self, settings: Settings, group: str, topic: str) -> None:
+        self.settings, self.group, self.topic = settings, group, topic
+        self._stamps: dict[int, tuple[int, int]] = {}  # partition -> (offset, timestamp ms)
+
+    async def measure(self) -> list[PartitionBacklog]:
+        admin = AIOKafkaAdminClient(**aiokafka_kwargs(self.settings))
+        consumer = AIOKafkaConsumer(
+            **aiokafka_kwargs(self.settings),
+            group_id=None,
+            enable_auto_commit=False,
+            # Retention may delete `first` between the offsets and the fetch: read on from
+            # the new log start rather than jump to the end.
+            auto_offset_reset="earliest",
+            max_partition_fetch_bytes=FETCH_BYTES,
+            fetch_max_bytes=FETCH_BYTES,
+            isolation_level="read_uncommitted",
+        )
+        await admin.start()
+        await consumer.start()
+        try:
+            committed = await admin.list_consumer_group_offsets(self.group)
+            # As in streams.kafka.lag: an unassigned consumer's metadata knows no topic.
+            metadata = await consumer._client.fetch_all_metadata()
+            parts = sorted(metadata.partitions_for_topic(self.topic) or ())
+            tps = [TopicPartition(self.topic, p) for p in parts]
+            starts = await consumer.beginning_offsets(tps)
+            ends = await consumer.end_offsets(tps)
+            backlog = []
+            for tp in tps:
+                done = committed.get(tp)
+                offset = done.offset if done is not None and done.offset >= 0 else None
+                backlog.append(PartitionBacklog(tp.partition, starts[tp], ends[tp], offset))
+            stamps = await self._stamps_of(consumer, backlog)
+        finally:
+            await consumer.stop()
+            await admin.close()
+        return [
+            PartitionBacklog(b.partition, b.start, b.end, b.committed, stamps.get(b.partition))
+            for b in backlog
+        ]
+
+    async def _stamps_of(
+        self, consumer: AIOKafkaConsumer, backlog: list[PartitionBacklog]
+    ) -> dict[int, int]:
+        """Timestamp (ms) of the record at ``first`` of each partition with unprocessed ones."""
+        out: dict[int, int] = {}
+        wanted: dict[TopicPartition, int] = {}
+        for b in backlog:
+            known = self._stamps.get(b.partition)
+            if not b.unprocessed:
+                continue
+            if known is not None and known[0] == b.first:
+                out[b.partition] = known[1]
+            else:
+                wanted[TopicPartition(self.topic, b.partition)] = b.first
+        if wanted:
+            consumer.assign(list(wanted))
+            for tp, offset in wanted.items():
+                consumer.seek(tp, offset)
+            deadline = time.monotonic() + READ_TIMEOUT_S
+            while wanted and time.monotonic() < deadline:
+                batch = await consumer.getmany(*wanted, timeout_ms=500)
+                for tp, records in batch.items():
+                    # The first record returned can lie past `first` when that offset is a
+                    # transaction marker or was compacted away; its timestamp is as good.
+                    if records and tp in wanted:
+                        offset = wanted.pop(tp)
+                        out[tp.partition] = records[0].timestamp
+                        self._stamps[tp.partition] = (offset, records[0].timestamp)
+                await asyncio.sleep(0)
+            if wanted:
+                log.warning("no record read at the committed offset of %s", sorted(wanted))
+        return out
+
+
+__all__ = ["BacklogReader"]

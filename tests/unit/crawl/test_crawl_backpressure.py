@@ -1,0 +1,94 @@
+"""Backpressure on news.raw without a broker: the backlog arithmetic per partition (lag, the
+oldest unprocessed record's age, records retention deleted), the two bounds, and what the
+replica's watcher exports and decides from one measurement."""
+
+from __future__ import annotations
+
+import pytest
+from prometheus_client import REGISTRY
+
+from streams.crawl.backpressure import Bounds, PartitionBacklog
+from streams.processes.holdback import RawBackpressure
+from streams.settings import load_settings
+
+HOUR_MS = 3600 * 1000
+NOW = 1_800_000_000.0
+
+
+def backlog(
+    committed: int | None, *, start: int = 0, end: int = 100, age_s: float = 0.0
+) -> PartitionBacklog:
+    return PartitionBacklog(0, start, end, committed, int((NOW - age_s) * 1000))
+
+
+def test_the_oldest_unprocessed_record_is_at_the_committed_offset() -> None:
+    b = backlog(40, age_s=120.0)
+    assert (b.first, b.lag, b.deleted, b.unprocessed) == (40, 60, 0, True)
+    assert b.age_s(NOW) == pytest.approx(120.0)
+
+
+def test_a_group_that_never_committed_starts_at_the_log_start() -> None:
+    b = backlog(None, start=30, age_s=5.0)
+    assert (b.first, b.lag, b.deleted) == (30, 100, 0)  # lag as newsstream_consumer_lag has it
+
+
+def test_a_caught_up_partition_has_no_age_whatever_its_last_record_says() -> None:
+    assert backlog(100, age_s=10 * 3600).age_s(NOW) == 0.0
+    assert PartitionBacklog(0, 0, 100, 40, None).age_s(NOW) == 0.0  # not read: no claim
+
+
+def test_records_deleted_before_the_workers_committed_them_are_counted() -> None:
+    b = backlog(10, start=25)
+    assert (b.first, b.deleted, b.lag) == (25, 15, 90)
+    assert backlog(10, start=100).deleted == 90  # all of it gone, none left to process
+
+
+def test_the_age_bound_is_a_fraction_of_retention() -> None:
+    bounds = Bounds.of(1000, 2 * HOUR_MS, 0.5)
+    assert bounds.max_age_s == 3600.0
+    assert bounds.exceeded(5, 3599.0) is None
+    assert bounds.exceeded(5, 3601.0) == "age"
+    assert bounds.exceeded(1001, 0.0) == "lag"
+
+
+@pytest.mark.parametrize(("retention_ms", "fraction"), [(-1, 0.5), (HOUR_MS, 0.0)])
+def test_no_age_bound_for_infinite_retention_or_a_zero_fraction(
+    retention_ms: int, fraction: float
+) -> None:
+    bounds = Bounds.of(0, retention_ms, fraction)
+    assert bounds.max_age_s is None
+    assert bounds.exceeded(10**9, 10**9) is None  # lag 0 = no count bound either
+
+
+def test_the_watcher_exports_the_age_and_holds_back_on_age_alone() -> None:
+    # news.raw keeps 2 hours here; half of it is 3600 s.
+    settings = load_settings(topic_retention_ms=2 * HOUR_MS, crawl_max_raw_lag=1000)
+    watch = RawBackpressure(settings)
+    young = [backlog(90, age_s=60.0), PartitionBacklog(1, 0, 50, 50, None)]
+    assert watch.update(young, NOW) is None
+    assert not watch.paused
+    old = [
+        PartitionBacklog(0, 0, 100, 99, int((NOW - 4000.0) * 1000)),  # one record, 4000 s old
+        PartitionBacklog(1, 0, 50, 50, None),
+    ]
+    assert watch.update(old, NOW) == "age"
+    assert watch.paused
+    sample = REGISTRY.get_sample_value
+    assert sample("newsstream_crawl_raw_unprocessed_age_seconds", {"partition": "0"}) == 4000.0
+    assert sample("newsstream_crawl_raw_unprocessed_age_seconds", {"partition": "1"}) == 0.0
+    assert sample("newsstream_crawl_raw_lag") == 1
+    assert sample("newsstream_crawl_backpressure") == 1
+    # The workers commit it: crawling resumes.
+    assert watch.update([PartitionBacklog(0, 0, 100, 100, None)], NOW) is None
+    assert not watch.paused
+    assert sample("newsstream_crawl_backpressure") == 0
+
+
+def test_the_watcher_reports_records_deleted_unprocessed() -> None:
+    watch = RawBackpressure(load_settings())
+    watch.update([PartitionBacklog(3, 500, 600, 480, int(NOW * 1000))], NOW)
+    assert (
+        REGISTRY.get_sample_value("newsstream_crawl_raw_deleted_unprocessed", {"partition": "3"})
+        == 20
+    )
+    assert watch.retention_ms == load_settings().topic_retention_ms
