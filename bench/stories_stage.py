@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+import tracemalloc
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -110,15 +111,28 @@ def copied(request: bytes, copy: int, n: int) -> bytes:
     return req.model_copy(update={"article": moved}).to_json()
 
 
-def window_rate(requests: list[bytes], copies: int) -> tuple[float, float, int]:
-    """(articles/s, ms/article, articles in the window at the end) of StoryStage alone."""
+def window_rate(requests: list[bytes], copies: int) -> tuple[float, float, StoryStage]:
+    """(articles/s, ms/article, the stage at the end) of StoryStage alone."""
     stream = [copied(r, c, len(requests)) for c in range(copies) for r in requests]
     stage = StoryStage({}, {}, frozenset({"diplomacy"}), 0.35)
     started = time.perf_counter()
     for value in stream:
         stage(None, value, ORIGIN)
     elapsed = time.perf_counter() - started
-    return len(stream) / elapsed, 1000 * elapsed / len(stream), len(stage.members)
+    return len(stream) / elapsed, 1000 * elapsed / len(stream), stage
+
+
+def restart(stage: StoryStage) -> tuple[float, float]:
+    """(seconds to rebuild the window from the tables, as a new owner does after a
+    rebalance, and the rebuilt assigner's memory in MiB, tables not included)."""
+    tracemalloc.start()
+    started = time.perf_counter()
+    rebuilt = StoryStage(stage.members, stage.summaries, frozenset(), 0.35)
+    rebuilt.assigner()
+    elapsed = time.perf_counter() - started
+    size, _ = tracemalloc.get_traced_memory()  # while ``rebuilt`` holds its window
+    tracemalloc.stop()
+    return elapsed, size / 2**20
 
 
 def main() -> int:
@@ -137,12 +151,15 @@ def main() -> int:
         print(f"| {name} | {value:.2f} |")
     extra = ms["classify + story vector"] - ms["classify (routes itself)"]
     print(f"\nstory vector in classify: +{extra:.1f} ms/article; story stage: {ms['stories']:.2f}")
-    rate, per, kept = window_rate(requests, args.copies)
+    rate, per, stage = window_rate(requests, args.copies)
+    kept = len(stage.members)
     total = len(requests) * args.copies
     print(f"\n## Story stage alone, {total} articles ({args.copies} copies)\n")
     print(f"{rate:.0f} articles/s ({per:.2f} ms/article), {kept} articles in the window at the end")
     worker_rate = 1000 / ms["classify + story vector"]
     print(f"classify + story vector per worker: {worker_rate:.1f} articles/s")
+    seconds, mib = restart(stage)
+    print(f"rebuild from the tables: {seconds:.2f} s, {mib:.1f} MiB ({kept} articles)")
     return 0
 
 
