@@ -250,9 +250,8 @@ def _stories_stage(app: NewsApp, settings: Settings, topology: Topology, tables:
     app.on_partitions_assigned.connect(partitions_moved)
 
     async def biggest_stories() -> None:
-        if not stage.members:  # not this worker's partition (or nothing yet)
-            STORY_TOP.clear()
-            return
+        # Empty unless this worker handled a story record since partitions last moved: a
+        # standby copy of the tables on another worker reports nothing.
         top = stage.biggest(settings.stories_top_hours)
         STORY_TOP.clear()
         for rank, s in enumerate(top, start=1):

@@ -173,8 +173,11 @@ class StoryStage:
     _seq: int = 0
 
     def forget(self) -> None:
-        """Partitions moved: rebuild the assigner from the tables on the next record."""
+        """Partitions moved: rebuild the assigner from the tables on the next record. Until
+        then this worker may not own the partition (its tables may be a standby copy): the
+        gauges say nothing and ``biggest`` is empty."""
         self._assigner = None
+        STORY_STATE.clear()
 
     def assigner(self) -> StoryAssigner:
         if self._assigner is None:
@@ -279,10 +282,13 @@ class StoryStage:
 
     def biggest(self, hours: float, n: int = 10) -> list[StorySummary]:
         """The ``n`` stories with the most articles among those seen in the last ``hours``
-        (before the newest article time), biggest first, then the earliest."""
-        assigner = self.assigner()
-        since = _when(assigner.state.watermark - hours * 3600.0) if assigner.state.members else None
+        (before the newest article time), biggest first, then the earliest; empty until this
+        worker has handled a record since partitions last moved."""
+        assigner = self._assigner
+        if assigner is None or not assigner.state.members:
+            return []
+        since = _when(assigner.state.watermark - hours * 3600.0)
         found = [StorySummary.model_validate(raw) for raw in self.summaries.values()]
-        recent = [s for s in found if since is not None and s.last_seen >= since]
+        recent = [s for s in found if s.last_seen >= since]
         recent.sort(key=lambda s: (-s.article_count, s.first_seen, s.story_id))
         return recent[:n]

@@ -217,6 +217,9 @@ def test_biggest_stories_of_the_last_hours() -> None:
     top = s.biggest(hours=6)
     assert [(t.story_id, t.article_count) for t in top] == [(f"{4:032x}", 2)]
     assert [t.article_count for t in s.biggest(hours=24)] == [3, 2]
+    s.forget()  # partitions moved: nothing to say until a record comes
+    assert s.biggest(hours=24) == []
+    assert REGISTRY.get_sample_value("newsstream_stories_state", {"what": "articles"}) is None
 
 
 def test_classify_hands_the_article_and_its_story_vector_to_the_story_stage() -> None:
