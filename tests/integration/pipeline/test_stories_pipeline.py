@@ -55,10 +55,10 @@ def recent(key: str, now: datetime, hours_ago: float) -> DemoPage:
     return dataclasses.replace(page, path=redate(page.path), story=story)
 
 
-def raw(page: DemoPage, now: datetime) -> RawPage:
-    url = BASE + page.path
+def raw(page: DemoPage, now: datetime, base: str = BASE) -> RawPage:
+    url = base + page.path
     page_raw = make_raw(
-        page.render(BASE),
+        page.render(base),
         url,
         article_id=article_id(canonicalize(url)),
         content_type=page.content_type,
