@@ -46,9 +46,9 @@ class BacklogReader:
             fetch_max_bytes=FETCH_BYTES,
             isolation_level="read_uncommitted",
         )
-        await admin.start()
-        await consumer.start()
-        try:
+        try:  # a replica that stops cancels this anywhere, start() included
+            await admin.start()
+            await consumer.start()
             committed = await admin.list_consumer_group_offsets(self.group)
             # As in streams.kafka.lag: an unassigned consumer's metadata knows no topic.
             metadata = await consumer._client.fetch_all_metadata()

@@ -40,7 +40,15 @@ class RawBackpressure:
         self.bounds = Bounds.of(
             settings.crawl_max_raw_lag, self.retention_ms, settings.crawl_max_raw_age_fraction
         )
-        self.paused = False
+        self.held = False  # a bound was exceeded at the last measurement
+        # Nothing starts before the first measurement was tried: a replica started into a
+        # backlog must not poll while it does not know yet. A failed measurement (broker
+        # unreachable, no ACL to read the group's offsets) does not hold crawling back.
+        self.tried = False
+
+    @property
+    def paused(self) -> bool:
+        return self.held or not self.tried
 
     async def run(self) -> None:
         CRAWL_RAW_RETENTION.set(self.retention_ms / 1000.0 if self.retention_ms >= 0 else -1)
@@ -50,6 +58,7 @@ class RawBackpressure:
                 self.update(await reader.measure(), time.time())
             except (KafkaError, OSError) as exc:
                 log.warning("news.raw lag not measured: %s", exc)
+            self.tried = True
             await asyncio.sleep(self.settings.crawl_raw_lag_interval_s)
 
     def update(self, backlog: list[PartitionBacklog], now: float) -> str | None:
@@ -70,9 +79,10 @@ class RawBackpressure:
                     b.start - 1,
                 )
         why = self.bounds.exceeded(lag, age)
-        if (why is not None) != self.paused:
-            self.paused = why is not None
-            CRAWL_BACKPRESSURE.set(int(self.paused))
+        self.tried = True
+        if (why is not None) != self.held:
+            self.held = why is not None
+            CRAWL_BACKPRESSURE.set(int(self.held))
             if why is not None:
                 log.warning(
                     "backpressure (%s): news.raw lag %d (bound %d), oldest unprocessed %.0fs"

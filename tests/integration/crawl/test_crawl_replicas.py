@@ -420,10 +420,9 @@ def _latest_assignments(logs: list[Path], which: object) -> set[int] | None:
 async def test_backpressure_pauses_crawling_while_news_raw_lags(
     serve: Serve, own_kafka: str, tmp_path: Path
 ) -> None:
-    from aiokafka import TopicPartition
     from prometheus_client import REGISTRY
 
-    from streams.kafka.clients import make_consumer, make_producer
+    from streams.kafka.clients import make_producer
 
     group = f"lag-{uuid.uuid4().hex[:6]}"
     settings = crawl_settings(
@@ -446,21 +445,94 @@ async def test_backpressure_pauses_crawling_while_news_raw_lags(
         assert REGISTRY.get_sample_value("newsstream_crawl_backpressure") == 1, lag
         assert lag == 30
         assert sum(s.hits["/feed.xml"] for s in made) == 0  # nothing polled while lagging
-        # The workers catch up: their group commits the end offsets.
-        workers = make_consumer(settings, group=group)
-        await workers.start()
-        metadata = await workers._client.fetch_all_metadata()
-        tps = [TopicPartition(RAW, p) for p in metadata.partitions_for_topic(RAW)]
-        workers.assign(tps)
-        ends = await workers.end_offsets(tps)
-        await workers.commit(ends)
-        await workers.stop()
+        await workers_catch_up(settings, group)
 
         async def all_published() -> bool:
             return set(await raw_urls(settings)) >= page_urls(made, 3)
 
         await wait_until(all_published, 60, "pages after the lag is gone")
         assert REGISTRY.get_sample_value("newsstream_crawl_backpressure") == 0
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 60)
+
+
+async def workers_catch_up(settings: Settings, group: str) -> None:
+    """The workers' group (``group``) commits the end offsets of news.raw."""
+    from aiokafka import TopicPartition
+
+    from streams.kafka.clients import make_consumer
+
+    workers = make_consumer(settings, group=group)
+    await workers.start()
+    metadata = await workers._client.fetch_all_metadata()
+    tps = [TopicPartition(RAW, p) for p in metadata.partitions_for_topic(RAW)]
+    workers.assign(tps)
+    ends = await workers.end_offsets(tps)
+    await workers.commit(ends)
+    await workers.stop()
+
+
+def max_sample(name: str) -> float:
+    from prometheus_client import REGISTRY
+
+    return max(
+        (s.value for m in REGISTRY.collect() for s in m.samples if s.name == name),
+        default=0.0,
+    )
+
+
+async def test_backpressure_holds_back_while_an_unprocessed_page_nears_retention(
+    serve: Serve, own_kafka: str, tmp_path: Path
+) -> None:
+    """One page the workers left unprocessed for 40 minutes, news.raw keeping one hour: far
+    under the record bound, past half the retention, so crawling holds back on age alone."""
+    from prometheus_client import REGISTRY
+
+    from streams.kafka.clients import make_producer
+
+    group = f"age-{uuid.uuid4().hex[:6]}"
+    settings = crawl_settings(
+        own_kafka,
+        tmp_path,
+        group,
+        topic_retention_ms=3600 * 1000,
+        crawl_max_raw_lag=1000,
+        crawl_raw_lag_interval_s=0.5,
+    )
+    await check_topics(settings, build_topology(settings, []))
+    producer = make_producer(settings)
+    await producer.start()
+    old_ms = int((time.time() - 40 * 60) * 1000)
+    await producer.send_and_wait(RAW, b"{}", key=b"stale", timestamp_ms=old_ms)
+    await producer.stop()
+    made = await sites(serve, hosts=2, pages=3)
+    await put_sources(settings, feed_sources(made, "age"))
+    stop = asyncio.Event()
+    replica = Replica(settings, allow=("127.0.0.1/32",), politeness=Politeness(min_delay_s=0.05))
+    task = asyncio.create_task(replica.run(stop))
+    sample = REGISTRY.get_sample_value
+    try:
+
+        async def held_back() -> bool:
+            return sample("newsstream_crawl_backpressure") == 1
+
+        await wait_until(held_back, 30, "backpressure on the old page")
+        age = max_sample("newsstream_crawl_raw_unprocessed_age_seconds")
+        assert 40 * 60 <= age < 3600, age  # the old record's age, not the lag's or epoch's
+        assert sample("newsstream_crawl_raw_retention_seconds") == 3600
+        assert sample("newsstream_crawl_raw_lag") == 1
+        polled = sum(s.hits["/feed.xml"] for s in made)
+        assert polled == 0, polled  # nothing polled while held back
+        await workers_catch_up(settings, group)
+
+        async def all_published() -> bool:
+            return set(await raw_urls(settings)) >= page_urls(made, 3)
+
+        await wait_until(all_published, 60, "pages after the old page is processed")
+        assert sample("newsstream_crawl_backpressure") == 0
+        # Pages the replica published since are the workers' backlog now: young ones.
+        assert max_sample("newsstream_crawl_raw_unprocessed_age_seconds") < 40 * 60
     finally:
         stop.set()
         await asyncio.wait_for(task, 60)

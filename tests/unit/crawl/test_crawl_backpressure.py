@@ -64,6 +64,7 @@ def test_the_watcher_exports_the_age_and_holds_back_on_age_alone() -> None:
     # news.raw keeps 2 hours here; half of it is 3600 s.
     settings = load_settings(topic_retention_ms=2 * HOUR_MS, crawl_max_raw_lag=1000)
     watch = RawBackpressure(settings)
+    assert watch.paused  # until the first measurement
     young = [backlog(90, age_s=60.0), PartitionBacklog(1, 0, 50, 50, None)]
     assert watch.update(young, NOW) is None
     assert not watch.paused
