@@ -63,8 +63,7 @@ class BacklogReader:
                 backlog.append(PartitionBacklog(tp.partition, starts[tp], ends[tp], offset))
             stamps = await self._stamps_of(consumer, backlog)
         finally:
-            await consumer.stop()
-            await admin.close()
+            await _close(consumer, admin)
         return [
             PartitionBacklog(b.partition, b.start, b.end, b.committed, stamps.get(b.partition))
             for b in backlog
@@ -102,6 +101,17 @@ class BacklogReader:
             if wanted:
                 log.warning("no record read at the committed offset of %s", sorted(wanted))
         return out
+
+
+async def _close(consumer: AIOKafkaConsumer, admin: AIOKafkaAdminClient) -> None:
+    """Close both clients even when the task is cancelled meanwhile (a stopping replica
+    cancels its helpers): a stop cut short leaves a connection open."""
+    closing = asyncio.ensure_future(asyncio.gather(consumer.stop(), admin.close()))
+    try:
+        await asyncio.shield(closing)
+    except asyncio.CancelledError:
+        await closing
+        raise
 
 
 __all__ = ["BacklogReader"]

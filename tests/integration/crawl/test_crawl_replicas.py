@@ -504,7 +504,9 @@ async def test_backpressure_holds_back_while_an_unprocessed_page_nears_retention
     producer = make_producer(settings)
     await producer.start()
     old_ms = int((time.time() - 40 * 60) * 1000)
-    await producer.send_and_wait(RAW, b"{}", key=b"stale", timestamp_ms=old_ms)
+    # Larger than the reader's 16 KiB fetch size: the broker must still hand the batch over.
+    big = b'{"pad": "' + b"x" * (2 * 1024 * 1024) + b'"}'
+    await producer.send_and_wait(RAW, big, key=b"stale", timestamp_ms=old_ms)
     await producer.stop()
     made = await sites(serve, hosts=2, pages=3)
     await put_sources(settings, feed_sources(made, "age"))
