@@ -16,6 +16,7 @@ import time
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
 
 from streams.crawl.backpressure import PartitionBacklog
 from streams.kafka.security import aiokafka_kwargs
@@ -84,23 +85,32 @@ class BacklogReader:
             else:
                 wanted[TopicPartition(self.topic, b.partition)] = b.first
         if wanted:
-            consumer.assign(list(wanted))
-            for tp, offset in wanted.items():
-                consumer.seek(tp, offset)
-            deadline = time.monotonic() + READ_TIMEOUT_S
-            while wanted and time.monotonic() < deadline:
-                batch = await consumer.getmany(*wanted, timeout_ms=500)
-                for tp, records in batch.items():
-                    # The first record returned can lie past `first` when that offset is a
-                    # transaction marker or was compacted away; its timestamp is as good.
-                    if records and tp in wanted:
-                        offset = wanted.pop(tp)
-                        out[tp.partition] = records[0].timestamp
-                        self._stamps[tp.partition] = (offset, records[0].timestamp)
-                await asyncio.sleep(0)
-            if wanted:
-                log.warning("no record read at the committed offset of %s", sorted(wanted))
+            try:
+                await self._read(consumer, wanted, out)
+            except KafkaError as exc:
+                # No READ on the topic (ACLs) or a broker error: the lag is still measured
+                # and bounds crawling; only the age bound is blind until this succeeds.
+                log.warning("oldest unprocessed %s records not read: %r", self.topic, exc)
         return out
+
+    async def _read(
+        self, consumer: AIOKafkaConsumer, wanted: dict[TopicPartition, int], out: dict[int, int]
+    ) -> None:
+        consumer.assign(list(wanted))
+        for tp, offset in wanted.items():
+            consumer.seek(tp, offset)
+        deadline = time.monotonic() + READ_TIMEOUT_S
+        while wanted and time.monotonic() < deadline:
+            batch = await consumer.getmany(*wanted, timeout_ms=500)
+            for tp, records in batch.items():
+                # The first record returned can lie past `first` when that offset is a
+                # transaction marker or was compacted away; its timestamp is as good.
+                if records and tp in wanted:
+                    offset = wanted.pop(tp)
+                    out[tp.partition] = records[0].timestamp
+                    self._stamps[tp.partition] = (offset, records[0].timestamp)
+        if wanted:
+            log.warning("no record read at the committed offset of %s", sorted(wanted))
 
 
 async def _close(consumer: AIOKafkaConsumer, admin: AIOKafkaAdminClient) -> None:
