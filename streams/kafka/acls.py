@@ -56,6 +56,7 @@ class Operation(IntEnum):
     READ = 3
     WRITE = 4
     CREATE = 5
+    DESCRIBE = 8
 
 
 _LITERAL = 3  # PatternType.LITERAL
@@ -101,6 +102,10 @@ def role_acls(topology: Topology, settings: Settings) -> list[Acl]:
                 acls.add(Acl(PRINCIPALS[stage], Resource.TOPIC, topic.name, Operation.READ))
     for principal, group in consumer_groups(settings).items():
         acls.add(Acl(principal, Resource.GROUP, group, Operation.READ))
+    # Backpressure: the crawler reads the workers' committed offsets on news.raw (OffsetFetch
+    # needs DESCRIBE on their group, which lets it neither join nor commit). Without it the
+    # crawler cannot measure their backlog and never holds back.
+    acls.add(Acl("crawler", Resource.GROUP, settings.consumer_group, Operation.DESCRIBE))
     return sorted(acls)
 
 

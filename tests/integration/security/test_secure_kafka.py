@@ -14,6 +14,7 @@ from pydantic import SecretStr
 
 from streams.errors import KafkaAccessError
 from streams.infra._tls import make_server_cert
+from streams.kafka.backlog import BacklogReader
 from streams.kafka.clients import make_consumer, make_producer
 from streams.kafka.probe import check_connection
 from streams.kafka.reader import read_topic
@@ -96,10 +97,26 @@ async def test_missing_read_acl_is_refused_with_one_clear_line(
     with pytest.raises(KafkaAccessError, match=r"news\.raw"):
         async for _ in read_topic(sink, RAW):
             pass
-    # The crawler only writes: no consumer group of the worker for it.
-    crawler = secure_broker.settings("crawler")
+    # No ACL on the workers' consumer group for the sink.
     with pytest.raises(KafkaAccessError, match="consumer group 'newsstream'"):
-        await check_connection(crawler, group="newsstream")
+        await check_connection(sink, group="newsstream")
+
+
+async def test_the_crawler_measures_the_workers_backlog_but_cannot_read_raw_pages(
+    secure_broker: SecureBroker,
+) -> None:
+    """Backpressure under ACLs: DESCRIBE on the workers' group gives the crawler their committed
+    offsets on news.raw; without READ on news.raw the oldest page's age stays unread."""
+    crawler = secure_broker.settings("crawler")
+    producer = make_producer(crawler)
+    await producer.start()
+    try:
+        await producer.send_and_wait(RAW, b"{}", key=b"backlog")
+    finally:
+        await producer.stop()
+    backlog = await BacklogReader(crawler, "newsstream", RAW).measure()
+    assert sum(b.lag for b in backlog) >= 1, backlog
+    assert all(b.oldest_ms is None for b in backlog)  # no READ on raw pages: age not read
 
 
 def test_cli_missing_read_acl_exits_with_the_cause(secure_broker: SecureBroker) -> None:

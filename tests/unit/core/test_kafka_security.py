@@ -126,6 +126,9 @@ def test_acls_follow_the_topology() -> None:
     assert ("worker", Resource.GROUP, "newsstream", Operation.READ) in acls
     assert ("sink", Resource.TOPIC, "news.articles", Operation.READ) in acls
     assert ("sink", Resource.GROUP, "newsstream-sink", Operation.READ) in acls
+    # Backpressure: the crawler reads the workers' committed offsets, nothing more.
+    assert ("crawler", Resource.GROUP, "newsstream", Operation.DESCRIBE) in acls
+    assert ("crawler", Resource.GROUP, "newsstream", Operation.READ) not in acls
     changelog = topology.changelog("dedup-url-by-id")
     assert ("worker", Resource.TOPIC, changelog, Operation.CREATE) in acls
     # Least privilege: nobody but the worker reads raw pages, the sink writes no articles,
