@@ -5,7 +5,9 @@ The timestamp is read by fetching the record at the group's committed offset. Th
 fetch (one record batch, however small the fetch size: the broker always returns the first
 batch whole) per partition, and only when the committed offset has moved since the last
 measurement: the reader remembers the timestamp of the offset it read last, so a stalled
-group, the case that matters, costs no fetch at all.
+group, the case that matters, costs no fetch at all. A principal refused READ on the topic
+(the crawler on news.raw under ACLs) finds the timestamp with ListOffsets instead
+(:func:`stamps_by_time`).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import time
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaError, TopicAuthorizationFailedError
 
 from streams.crawl.backpressure import PartitionBacklog
 from streams.kafka.security import aiokafka_kwargs
@@ -33,6 +35,7 @@ class BacklogReader:
     def __init__(self, settings: Settings, group: str, topic: str) -> None:
         self.settings, self.group, self.topic = settings, group, topic
         self._stamps: dict[int, tuple[int, int]] = {}  # partition -> (offset, timestamp ms)
+        self.by_time = False  # no READ on the topic (ACLs): see stamps_by_time
 
     async def measure(self) -> list[PartitionBacklog]:
         admin = AIOKafkaAdminClient(**aiokafka_kwargs(self.settings))
@@ -84,13 +87,18 @@ class BacklogReader:
                 out[b.partition] = known[1]
             else:
                 wanted[TopicPartition(self.topic, b.partition)] = b.first
-        if wanted:
+        if wanted and not self.by_time:
             try:
-                await self._read(consumer, wanted, out)
-            except KafkaError as exc:
-                # No READ on the topic (ACLs) or a broker error: the lag is still measured
-                # and bounds crawling; only the age bound is blind until this succeeds.
+                await self._read(consumer, dict(wanted), out)
+            except TopicAuthorizationFailedError:
+                log.info("no READ on %s: timestamps found by ListOffsets instead", self.topic)
+                self.by_time = True
+            except KafkaError as exc:  # the lag is still measured and bounds crawling
                 log.warning("oldest unprocessed %s records not read: %r", self.topic, exc)
+        if wanted and self.by_time:
+            for tp, stamp in (await stamps_by_time(consumer, wanted)).items():
+                out[tp.partition] = stamp
+                self._stamps[tp.partition] = (wanted[tp], stamp)
         return out
 
     async def _read(
@@ -111,6 +119,38 @@ class BacklogReader:
                     self._stamps[tp.partition] = (offset, records[0].timestamp)
         if wanted:
             log.warning("no record read at the committed offset of %s", sorted(wanted))
+
+
+async def stamps_by_time(
+    consumer: AIOKafkaConsumer, wanted: dict[TopicPartition, int]
+) -> dict[TopicPartition, int]:
+    """Timestamp of the record at each offset in ``wanted`` without reading it: a principal
+    with DESCRIBE but no READ on the topic (the crawler on news.raw) may still ask ListOffsets
+    for the earliest record at or after a time T, which answers with its offset and timestamp.
+    T is bisected until the answer is the record wanted. Exact when timestamps grow with
+    offsets (the crawlers' clocks); otherwise the largest timestamp seen at or before the
+    offset, which makes the age too large rather than too small."""
+    lo = dict.fromkeys(wanted, 0)
+    hi = dict.fromkeys(wanted, int(time.time() * 1000) + 3_600_000)  # allow some clock skew
+    best: dict[TopicPartition, int] = {}
+    done: set[TopicPartition] = set()
+    for _ in range(48):  # 2**48 ms is thousands of years: the interval closes first
+        ask = {tp: (lo[tp] + hi[tp]) // 2 for tp in wanted if tp not in done and lo[tp] <= hi[tp]}
+        if not ask:
+            break
+        found = await consumer.offsets_for_times(ask)
+        for tp, t in ask.items():
+            hit = found.get(tp)
+            if hit is None or hit.offset > wanted[tp]:
+                hi[tp] = t - 1
+                continue
+            if hit.offset == wanted[tp]:
+                best[tp] = hit.timestamp
+                done.add(tp)
+            else:
+                best[tp] = max(best.get(tp, hit.timestamp), hit.timestamp)
+                lo[tp] = t + 1
+    return best
 
 
 async def _close(consumer: AIOKafkaConsumer, admin: AIOKafkaAdminClient) -> None:

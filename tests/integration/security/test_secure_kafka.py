@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 import subprocess
+import time
 import uuid
 from pathlib import Path
 
@@ -106,7 +107,8 @@ async def test_the_crawler_measures_the_workers_backlog_but_cannot_read_raw_page
     secure_broker: SecureBroker,
 ) -> None:
     """Backpressure under ACLs: DESCRIBE on the workers' group gives the crawler their committed
-    offsets on news.raw; without READ on news.raw the oldest page's age stays unread."""
+    offsets on news.raw; it may not fetch the pages, so the oldest one's timestamp comes from
+    ListOffsets by time (DESCRIBE is enough)."""
     crawler = secure_broker.settings("crawler")
     producer = make_producer(crawler)
     await producer.start()
@@ -114,9 +116,14 @@ async def test_the_crawler_measures_the_workers_backlog_but_cannot_read_raw_page
         await producer.send_and_wait(RAW, b"{}", key=b"backlog")
     finally:
         await producer.stop()
-    backlog = await BacklogReader(crawler, "newsstream", RAW).measure()
+    reader = BacklogReader(crawler, "newsstream", RAW)
+    backlog = await reader.measure()
     assert sum(b.lag for b in backlog) >= 1, backlog
-    assert all(b.oldest_ms is None for b in backlog)  # no READ on raw pages: age not read
+    assert reader.by_time  # the fetch was refused
+    waiting = [b for b in backlog if b.unprocessed]
+    assert waiting, backlog
+    assert all(b.oldest_ms is not None for b in waiting), backlog
+    assert 0 <= max(b.age_s(time.time()) for b in waiting) < 3600, backlog
 
 
 def test_cli_missing_read_acl_exits_with_the_cause(secure_broker: SecureBroker) -> None:

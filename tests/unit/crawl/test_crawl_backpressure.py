@@ -1,13 +1,20 @@
 """Backpressure on news.raw without a broker: the backlog arithmetic per partition (lag, the
-oldest unprocessed record's age, records retention deleted), the two bounds, and what the
-replica's watcher exports and decides from one measurement."""
+oldest unprocessed record's age, records retention deleted), the two bounds, what the
+replica's watcher exports and decides from one measurement, and finding a record's timestamp
+by ListOffsets when the principal may not read the topic."""
 
 from __future__ import annotations
 
+import time
+from typing import Any
+
 import pytest
+from aiokafka import TopicPartition
+from aiokafka.structs import OffsetAndTimestamp
 from prometheus_client import REGISTRY
 
 from streams.crawl.backpressure import Bounds, PartitionBacklog
+from streams.kafka.backlog import stamps_by_time
 from streams.processes.holdback import RawBackpressure
 from streams.settings import load_settings
 
@@ -93,3 +100,43 @@ def test_the_watcher_reports_records_deleted_unprocessed() -> None:
         == 20
     )
     assert watch.retention_ms == load_settings().topic_retention_ms
+
+
+class _ListOffsets:
+    """offsets_for_times over an in-memory partition: the earliest record at or after T."""
+
+    def __init__(self, stamps: list[int]) -> None:
+        self.stamps, self.calls = stamps, 0
+
+    async def offsets_for_times(self, ask: dict[TopicPartition, int]) -> dict[TopicPartition, Any]:
+        self.calls += 1
+        out: dict[TopicPartition, Any] = {}
+        for tp, t in ask.items():
+            hits = [o for o, s in enumerate(self.stamps) if s >= t]
+            out[tp] = OffsetAndTimestamp(hits[0], self.stamps[hits[0]]) if hits else None
+        return out
+
+
+TP = TopicPartition("news.raw", 0)
+BASE_MS = int(time.time() * 1000) - 3_600_000  # an hour ago: the bisection ends at now
+
+
+@pytest.mark.parametrize("offset", [0, 1, 57, 99])
+async def test_timestamps_without_read_access_found_by_time(offset: int) -> None:
+    stamps = [BASE_MS + 1000 * i for i in range(100)]
+    fake = _ListOffsets(stamps)
+    found = await stamps_by_time(fake, {TP: offset})  # type: ignore[arg-type]
+    assert found == {TP: stamps[offset]}
+    assert fake.calls <= 48
+
+
+async def test_equal_timestamps_still_give_the_records_own() -> None:
+    stamps = [BASE_MS] * 5 + [BASE_MS + 7000] * 5  # offset 3 is never the earliest at any T
+    assert await stamps_by_time(_ListOffsets(stamps), {TP: 3}) == {TP: BASE_MS}  # type: ignore[arg-type]
+
+
+async def test_out_of_order_timestamps_err_towards_an_older_page() -> None:
+    # offset 2 was stamped early by a skewed clock; a later record carries the newer time
+    stamps = [BASE_MS, BASE_MS + 5000, BASE_MS + 1000, BASE_MS + 6000]
+    found = await stamps_by_time(_ListOffsets(stamps), {TP: 2})  # type: ignore[arg-type]
+    assert found[TP] <= BASE_MS + 5000  # never younger than what precedes it
