@@ -128,8 +128,9 @@ async def stamps_by_time(
     with DESCRIBE but no READ on the topic (the crawler on news.raw) may still ask ListOffsets
     for the earliest record at or after a time T, which answers with its offset and timestamp.
     T is bisected until the answer is the record wanted. Exact when timestamps grow with
-    offsets (the crawlers' clocks); otherwise the largest timestamp seen at or before the
-    offset, which makes the age too large rather than too small."""
+    offsets (the crawlers' clocks). Otherwise (a skewed clock) the largest timestamp seen at
+    or before the offset: possibly newer than the record's own, but retention goes by the
+    newest timestamp of the record's segment, which is newer still when both lie in it."""
     lo = dict.fromkeys(wanted, 0)
     hi = dict.fromkeys(wanted, int(time.time() * 1000) + 3_600_000)  # allow some clock skew
     best: dict[TopicPartition, int] = {}
