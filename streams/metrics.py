@@ -61,6 +61,11 @@ DEDUP_LATE_BANDS = Counter(
 CONSUMER_LAG = Gauge(
     "newsstream_consumer_lag", "Messages behind the end of a partition", ["topic", "partition"]
 )
+IN_FLIGHT = Gauge(
+    "newsstream_stage_in_flight_records",
+    "Records of a stage whose outputs await the broker's acks (not yet committable)",
+    ["stage"],
+)
 LAST_RECORD = Gauge(
     "newsstream_last_record_timestamp_seconds", "Unix time of the last record", ["stage"]
 )

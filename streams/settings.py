@@ -135,6 +135,12 @@ class Settings(BaseSettings):
     commit_interval_s: float = Field(
         default=1.0, gt=0, description="stream workers commit offsets at least this often"
     )
+    # An agent goes on to its next record while the outputs of earlier ones are still being
+    # acknowledged; each record is acked (and so committable) only once its own outputs and
+    # every earlier record's are durable (streams/app/inflight.py). 1 = wait for each.
+    max_in_flight: int = Field(
+        default=256, ge=1, description="records per agent whose outputs may await broker acks"
+    )
     # --- PostgreSQL --------------------------------------------------------------------
     postgres_dsn: SecretStr | None = Field(
         default=None, description="libpq DSN; unset = embedded PostgreSQL"

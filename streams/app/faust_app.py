@@ -2,7 +2,9 @@
 concurrency 1 each, with the row's state tables; ``BUILDERS`` makes each row's stage.
 
 Concurrency stays 1 per agent because faust can commit past an unfinished message when an
-agent runs concurrently (faust-streaming issue 606); scale with partitions and workers.
+agent runs concurrently (faust-streaming issue 606); scale with partitions and workers. An
+agent does not wait for one record's outputs to be acked before the next record: it acks
+records itself, in order, once their outputs are durable (``streams.app.inflight``).
 Values travel as raw bytes and are parsed inside the shell, so a malformed message becomes a
 counted dead letter instead of a deserialisation error that faust would log and skip.
 """
@@ -17,6 +19,7 @@ from typing import Any, TypeAlias
 
 import faust
 
+from streams.app.inflight import InFlight
 from streams.app.shell import StageShell
 from streams.clean.boilerplate import TemplateLines
 from streams.clean.stage import CleanStage
@@ -283,13 +286,27 @@ def _agent(app: NewsApp, topology: Topology, row: StageSpec, stage: Stage) -> No
         retention=spec.retention_ms / 1000,
         internal=False,
     )
-    shell = StageShell(stage, app.output, payload_limit(app.output.settings.dlq_max_message_bytes))
+    settings = app.output.settings
+    shell = StageShell(stage, app.output, payload_limit(settings.dlq_max_message_bytes))
 
     async def process(stream: Any) -> None:
-        async for event in stream.events():
+        def ack(event: Any) -> None:
+            # faust's Stream.ack, which has nothing to await, inlined so that it can run in
+            # the done callback of the event's outputs.
+            msg = event.message
+            last = event.ack()
+            app.sensors.on_stream_event_out(msg.tp, msg.offset, stream, event)
+            if last:
+                app.sensors.on_message_out(msg.tp, msg.offset, msg)
+
+        window = InFlight(shell, ack, settings.max_in_flight)
+        # Acks are ours (noack): an event is acked when its outputs and every earlier
+        # event's are durable, not when the loop moves on (streams/app/inflight.py).
+        async for event in stream.noack().events():
             msg = event.message
             origin = SourceRef(topic=msg.topic, partition=msg.partition, offset=msg.offset)
             replays = replays_of(event.headers.items() if event.headers else None)
-            await shell.handle(event.key, event.value, origin, replays=replays)
+            done = await shell.prepare(event.key, event.value, origin, replays=replays)
+            await window.add(event, done)
 
     app.agent(channel, name=row.agent, concurrency=1)(process)

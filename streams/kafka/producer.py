@@ -1,8 +1,9 @@
 """Publishing a stage's output durably before its input is acknowledged.
 
-faust acknowledges an event when the agent moves on to the next one, and commits acknowledged
-offsets periodically. Awaiting the broker's ack for every output here, before returning to
-the agent loop, is what makes "offsets are committed only after the effect is durable" true.
+faust commits the offsets of acknowledged events periodically. An event is acknowledged only
+once the broker has acked every output of it and of every earlier event of its agent
+(``send_all`` awaits them; ``enqueue`` hands back the future that streams/app/inflight.py
+waits on), which is what makes "offsets are committed only after the effect is durable" true.
 faust's own producer enables idempotence only in transactional mode, so stages publish
 through this producer (acks=all, idempotent) instead.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError, KafkaTimeoutError
@@ -44,6 +46,35 @@ class DurableProducer:
         if self._producer is not None:
             await self._producer.stop()
             self._producer = None
+
+    async def enqueue(self, emits: Sequence[Emit], *, stage: str) -> asyncio.Future[Any]:
+        """Hand every output to the client (in order) and return one future for all their
+        acks, without waiting for them. A record the client refuses outright (too large)
+        raises here; a full send buffer waits, and a timeout waiting is retried as in
+        ``send_all``. The future may fail later (a delivery timeout): the caller sends the
+        outputs again."""
+        await self.start()
+        assert self._producer is not None
+        futures: list[asyncio.Future[Any]] = []
+        backoff = 0.5
+        for e in emits:
+            while True:
+                try:
+                    fut = await self._producer.send(
+                        e.topic,
+                        e.value,
+                        key=e.key,
+                        headers=list(e.headers) or None,
+                        partition=e.partition,
+                    )
+                    break
+                except KafkaTimeoutError as exc:
+                    RECORDS.labels(stage, "produce_retry").inc()
+                    log.warning("%s: send buffer full (%s); retrying in %.1fs", stage, exc, backoff)
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, MAX_BACKOFF_S)
+            futures.append(fut)
+        return asyncio.gather(*futures)
 
     async def send_all(self, emits: Sequence[Emit], *, stage: str) -> None:
         """Publish and wait for every ack. Retriable errors are retried without end (the
