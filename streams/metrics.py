@@ -61,6 +61,11 @@ DEDUP_LATE_BANDS = Counter(
 CONSUMER_LAG = Gauge(
     "newsstream_consumer_lag", "Messages behind the end of a partition", ["topic", "partition"]
 )
+SKIPPED_OFFSETS = Counter(
+    "newsstream_consumer_skipped_offsets_total",
+    "Input offsets the stream consumer jumped over (not committed past; read again later)",
+    ["topic"],
+)
 IN_FLIGHT = Gauge(
     "newsstream_stage_in_flight_records",
     "Records of a stage whose outputs await the broker's acks (not yet committable)",

@@ -19,6 +19,7 @@ from typing import Any, TypeAlias
 
 import faust
 
+from streams.app.consumer import transport_for
 from streams.app.inflight import InFlight
 from streams.app.shell import StageShell
 from streams.clean.boilerplate import TemplateLines
@@ -73,9 +74,13 @@ class ChangelogAcks:
 
 
 class NewsApp(faust.App):
-    """faust App that owns the durable output producer's lifetime."""
+    """faust App that owns the durable output producer's lifetime and consumes through
+    ``streams.app.consumer`` (rebalance fixes)."""
 
     output: DurableProducer
+
+    def _new_transport(self) -> Any:
+        return transport_for(self)
 
     async def on_start(self) -> None:
         await super().on_start()
