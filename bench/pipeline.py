@@ -17,8 +17,12 @@ the demo site's pages), each published as a RawPage with its own URL.
   end-to-end rate; p50/p95 of news.articles timestamp minus news.raw timestamp per article.
 
 The worker's producer linger is set with --linger-ms (default 0, as in the integration tests):
-each stage awaits the ack of its outputs before its next record, so a linger adds to every
-record of every stage.
+a record is acked only once its outputs are, so a linger delays every record's commit (the
+agent reads on meanwhile, streams/app/inflight.py).
+
+CPU: this process's CPU time over the bare run, and the worker's and the broker's (from /proc)
+from the worker's start of work to the last outcome: where the time goes when the ratio falls
+short, and what this machine could do at best with all its cores busy.
 """
 
 from __future__ import annotations
@@ -51,7 +55,7 @@ from streams.clean.boilerplate import TemplateLines
 from streams.clean.stage import CleanStage
 from streams.dedup.pipeline import DedupSteps
 from streams.identity import article_id, canonicalize
-from streams.infra._process import free_ports, stop_child
+from streams.infra._process import free_ports, proc_cpu_s, read_pid, stop_child
 from streams.infra.kafka_local import LocalKafka, LocalKafkaConfig
 from streams.kafka.admin import check_topics
 from streams.kafka.clients import make_consumer, make_producer
@@ -119,6 +123,7 @@ def make_raws(pages: list[tuple[str, str, bytes]], tag: str, repeat: int) -> lis
 class Bare:
     seconds: dict[str, float] = field(default_factory=dict)
     outcomes: dict[str, int] = field(default_factory=dict)
+    cpu_s: float = 0.0  # this process, all threads (the encoder's too)
 
     def timed(self, stage: Stage, value: bytes, origin: SourceRef) -> StageResult:
         started = time.perf_counter()
@@ -142,6 +147,7 @@ def run_bare(values: list[bytes], settings: Settings) -> Bare:
     classify = ClassifyStage(desks, settings.classify_review_threshold)
     CleanStage()(None, values[0], SourceRef(topic=RAW, partition=0, offset=0))  # warm-up
     bare = Bare()
+    cpu0 = time.process_time()
     for offset, value in enumerate(values):
         origin = SourceRef(topic=RAW, partition=0, offset=offset)
         result: StageResult | None = None
@@ -156,6 +162,7 @@ def run_bare(values: list[bytes], settings: Settings) -> Bare:
                 break
         else:
             bare.count("articles")
+    bare.cpu_s = time.process_time() - cpu0
     return bare
 
 
@@ -163,17 +170,18 @@ def run_bare(values: list[bytes], settings: Settings) -> Bare:
 
 
 @contextmanager
-def broker() -> Iterator[str]:
-    """NEWSSTREAM_KAFKA_BOOTSTRAP, or a local broker of our own that is always stopped."""
+def broker() -> Iterator[tuple[str, int | None]]:
+    """NEWSSTREAM_KAFKA_BOOTSTRAP, or a local broker of our own that is always stopped; with
+    the broker's pid when it is ours."""
     if os.environ.get("NEWSSTREAM_KAFKA_BOOTSTRAP"):
-        yield os.environ["NEWSSTREAM_KAFKA_BOOTSTRAP"]
+        yield os.environ["NEWSSTREAM_KAFKA_BOOTSTRAP"], None
         return
     with tempfile.TemporaryDirectory(prefix="bench-kafka-") as home:
         port, controller = free_ports(2)
         kafka = LocalKafka(LocalKafkaConfig(home=Path(home), port=port, controller_port=controller))
         try:
             kafka.up()
-            yield kafka.bootstrap
+            yield kafka.bootstrap, read_pid(kafka.pid_file)
         finally:
             kafka.down()
 
@@ -316,6 +324,8 @@ class EndToEnd:
     latencies_ms: list[int]
     paced_per_s: float
     stage_seconds: dict[str, float]  # inside the worker, during the throughput phase
+    worker_cpu_s: float  # from the worker's partitions assigned to the last bulk outcome
+    broker_cpu_s: float
 
 
 def rate_from_outputs(seen: Seen, ids: set[str]) -> tuple[float, dict[str, int]]:
@@ -328,8 +338,14 @@ def rate_from_outputs(seen: Seen, ids: set[str]) -> tuple[float, dict[str, int]]
     return (stamps[-1] - stamps[0]) / 1000, outcomes
 
 
-async def drive(settings: Settings, topology: Topology, bulk: list[RawPage],
-                held: list[RawPage], worker: Callable[[], int]) -> EndToEnd:  # fmt: skip
+async def drive(
+    settings: Settings,
+    topology: Topology,
+    bulk: list[RawPage],
+    held: list[RawPage],
+    worker: Callable[[], int],
+    cpu: Callable[[], tuple[float, float]],
+) -> EndToEnd:
     seen = Seen()
     outputs = Outputs(settings, seen)
     await outputs.start(topology)
@@ -337,7 +353,9 @@ async def drive(settings: Settings, topology: Topology, bulk: list[RawPage],
         await publish(settings, bulk, seen)
         port = worker()  # starts the worker and waits until it has its partitions
         bulk_ids = {r.article_id for r in bulk}
+        cpu0 = cpu()
         await outputs.until(bulk_ids, timeout_s=600)
+        cpu1 = cpu()
         stage_seconds = scrape_stage_seconds(port)
         seconds, outcomes = rate_from_outputs(seen, bulk_ids)
         paced = max(1.0, (len(bulk) - 1) / seconds / 2) if seconds else 10.0
@@ -347,11 +365,12 @@ async def drive(settings: Settings, topology: Topology, bulk: list[RawPage],
         await outputs.consumer.stop()
     lat = [seen.article_ms[r.article_id] - seen.raw_ms[r.article_id]
            for r in held if r.article_id in seen.article_ms]  # fmt: skip
-    return EndToEnd(len(bulk), seconds, outcomes, lat, paced, stage_seconds)
+    return EndToEnd(len(bulk), seconds, outcomes, lat, paced, stage_seconds,
+                    cpu1[0] - cpu0[0], cpu1[1] - cpu0[1])  # fmt: skip
 
 
 def run_end_to_end(bulk: list[RawPage], held: list[RawPage], linger_ms: int) -> EndToEnd:
-    with broker() as bootstrap, tempfile.TemporaryDirectory(prefix="bench-state-") as state:
+    with broker() as (bootstrap, broker_pid), tempfile.TemporaryDirectory(prefix="bench-") as state:
         group = f"bench-{uuid.uuid4().hex[:8]}"
         settings = load_settings(kafka_bootstrap=bootstrap, consumer_group=group,
                                  state_dir=Path(state), producer_linger_ms=0)  # fmt: skip
@@ -367,8 +386,13 @@ def run_end_to_end(bulk: list[RawPage], held: list[RawPage], linger_ms: int) -> 
             wait_ready(proc, port, log)
             return port
 
+        def cpu() -> tuple[float, float]:
+            """CPU seconds so far: the worker, the broker (nan when not ours)."""
+            ours = proc_cpu_s(broker_pid) if broker_pid else float("nan")
+            return sum(proc_cpu_s(p.pid) for p in procs), ours
+
         try:
-            return asyncio.run(drive(settings, topology, bulk, held, worker))
+            return asyncio.run(drive(settings, topology, bulk, held, worker, cpu))
         finally:
             for proc in procs:
                 stop_child(proc)
@@ -398,6 +422,12 @@ def report(n: int, bare: Bare, e2e: EndToEnd) -> None:
     print(f"| one worker: inside stage functions | {e2e.pages} | {inside:.2f} | "
           f"{e2e.pages / inside:.0f} | rest: Kafka, faust, waits |")  # fmt: skip
     print(f"\nend-to-end / bare: {e2e_rate / (n / bare_s):.0%} (DESIGN target >= 80%)")
+    cores = os.cpu_count() or 1
+    print(f"CPU-seconds for the {n} pages: bare {bare.cpu_s:.1f} (this process, all threads);"
+          f" through Kafka: worker {e2e.worker_cpu_s:.1f} (inside stage functions {inside:.1f}"
+          f" wall), broker {e2e.broker_cpu_s:.1f}; {cores} cores. The CPU-bound ceiling of"
+          f" this machine through Kafka is {cores * n / (e2e.worker_cpu_s + e2e.broker_cpu_s):.1f}"
+          f" pages/s against {cores * n / bare.cpu_s:.1f} bare.")  # fmt: skip
     lat = e2e.latencies_ms
     print(f"raw -> articles latency at {e2e.paced_per_s:.0f} pages/s (half the end-to-end rate), "
           f"{len(lat)} articles: p50 {percentile(lat, 0.5):.0f} ms, "

@@ -72,7 +72,7 @@ from pipeline import (  # bench/ is on sys.path as the script's folder
 from prometheus_client.parser import text_string_to_metric_families
 
 from streams.classify import load_taxonomy
-from streams.infra._process import free_ports, read_pid, stop_child
+from streams.infra._process import free_ports, proc_cpu_s, read_pid, stop_child
 from streams.infra.kafka_cluster import LocalKafkaCluster
 from streams.infra.kafka_local import LocalKafkaConfig
 from streams.kafka.admin import check_topics
@@ -81,7 +81,6 @@ from streams.records import RawPage
 from streams.settings import Settings, load_settings
 from streams.topology import STAGES, build_topology
 
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 READY_POLL_S = 0.25
 METRICS_EVERY = 2  # readiness polls per /metrics scrape (0.5 s)
 SETTLE_S = 5.0  # the trickle keeps flowing this long after every worker is reassigned
@@ -147,15 +146,6 @@ def stop_workers(workers: list[Worker]) -> None:
             w.proc.terminate()
     for w in workers:
         stop_child(w.proc)
-
-
-def proc_cpu_s(pid: int) -> float:
-    """utime + stime of ``pid`` (all its threads), in seconds; 0 when it is gone."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
 def proc_mem_mib(pid: int) -> tuple[float, float]:

@@ -74,6 +74,15 @@ def accepts_connections(host: str, port: int, timeout_s: float = 1.0) -> bool:
         return False
 
 
+def proc_cpu_s(pid: int) -> float:
+    """utime + stime of ``pid`` (all its threads), in seconds; 0 when it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def read_pid(pid_file: Path) -> int | None:
     """The pid in ``pid_file``, or None when the file is missing or garbled."""
     try:
