@@ -7,7 +7,8 @@ run on the same records. Pages are ../shared/data/extraction/*/html/*.html.gz wh
 the demo site's pages), each published as a RawPage with its own URL.
 
 - bare: the same RawPage bytes through CleanStage, the four dedup steps (`DedupSteps`, dict
-  state) and ClassifyStage, called directly in this process, one page after another.
+  state), ClassifyStage (with the story vector, as in the worker) and StoryStage (dict
+  tables), called directly in this process, one page after another.
 - end to end: a broker (the project's own on free ports in a temporary directory, always
   stopped at the end; or NEWSSTREAM_KAFKA_BOOTSTRAP), the pages published on news.raw first,
   then `python -m streams worker` with a fresh consumer group and state dir drains them. The
@@ -45,6 +46,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -140,18 +142,27 @@ class Bare:
 def run_bare(values: list[bytes], settings: Settings) -> Bare:
     """Each page through every stage it reaches in the worker, in order, state in dicts."""
     from streams.classify.stage import ClassifyStage  # loads the model (not timed)
+    from streams.stories import Limits
+    from streams.stories.stage import StoryStage
+    from streams.stories.vectors import story_vectors
+
+    def story_vector(title: str, text: str) -> Any:
+        return story_vectors([title], [text])[0]
 
     clean = CleanStage(TemplateLines({}))
     dedup = DedupSteps(window_s=WEEK_S)  # the four dedup steps, records passed in memory
     desks = frozenset(load_taxonomy().topic_names())
-    classify = ClassifyStage(desks, settings.classify_review_threshold)
+    # as in the worker: classify also embeds the story vector, the stories stage assigns
+    classify = ClassifyStage(desks, settings.classify_review_threshold, story_vector=story_vector)
+    stories = StoryStage({}, {}, desks, settings.classify_review_threshold,
+                         limits=Limits(window_s=settings.stories_window_s))  # fmt: skip
     CleanStage()(None, values[0], SourceRef(topic=RAW, partition=0, offset=0))  # warm-up
     bare = Bare()
     cpu0 = time.process_time()
     for offset, value in enumerate(values):
         origin = SourceRef(topic=RAW, partition=0, offset=offset)
         result: StageResult | None = None
-        for stage in (clean, dedup, classify):
+        for stage in (clean, dedup, classify, stories):
             try:
                 result = bare.timed(stage, result.emits[0].value if result else value, origin)
             except Exception:  # the worker's shell dead-letters it

@@ -120,7 +120,7 @@ def main() -> None:
     args = parser.parse_args()
     # A plain `kill` must still stop the broker and the worker this run started.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    with tempfile.TemporaryDirectory(prefix="newsstream-soak-") as tmp, broker() as bootstrap:
+    with tempfile.TemporaryDirectory(prefix="newsstream-soak-") as tmp, broker() as (bootstrap, _):
         env = {
             "NEWSSTREAM_KAFKA_BOOTSTRAP": bootstrap,
             "NEWSSTREAM_STATE_DIR": str(Path(tmp) / "state"),
