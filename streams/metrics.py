@@ -63,7 +63,7 @@ CONSUMER_LAG = Gauge(
 )
 SKIPPED_OFFSETS = Counter(
     "newsstream_consumer_skipped_offsets_total",
-    "Input offsets the stream consumer jumped over (not committed past; read again later)",
+    "Input offsets faust's consumer jumped over and acked as a gap (streams/app/consumer.py)",
     ["topic"],
 )
 IN_FLIGHT = Gauge(
