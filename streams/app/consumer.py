@@ -4,10 +4,11 @@ faust takes a jump in an input partition's offsets for a gap (compaction, transa
 and marks the missing offsets as acknowledged, so a commit passes over them. The stages' inputs
 are neither compacted nor transactional, so a jump is worth seeing: in the cluster chaos test
 they come after rebalances, when the seek back to the committed offsets ("committed 250,
-position 286") resets faust's read offset below records of a batch fetched before it (first
-record 253). Those records had been read before the seek, so the jump is faust's bookkeeping,
-not a loss, and faust's handling is kept: stalling the partition's commits there instead (and
-asking the group to rebalance) left records without an outcome in 2 of 3 runs.
+position 286") resets faust's read offset below a batch fetched before it (first record 253).
+Whether records 250-252 had been read before the seek (faust's bookkeeping) or were lost is
+not settled. faust's handling is kept because the alternative tried, stalling the partition's
+commits there and asking the group to rebalance, left records without an outcome in 2 of 3
+runs (the rebalance did not come).
 """
 
 from __future__ import annotations
