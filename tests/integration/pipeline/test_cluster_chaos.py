@@ -47,6 +47,7 @@ from streams.infra._process import free_ports, is_alive, read_pid
 from streams.infra.kafka_cluster import LocalKafkaCluster
 from streams.infra.kafka_local import LocalKafkaConfig
 from streams.kafka.clients import make_producer
+from streams.kafka.reader import read_topic
 from streams.kafka.security import aiokafka_kwargs
 from streams.settings import Settings
 from streams.topology import RAW, Topology
@@ -248,11 +249,31 @@ async def _scenario(
         stream = ClusterStream(plan, out, chaos, names)
         await stream.run(producer, consumer, admin)
         await _until_accounted(consumer, plan, out, wait_s=GATHER_TIMEOUT_S + 60)
+        missing = out.ids - out.article_ids() - out.duplicate_ids()
+        if missing:  # say where each one stopped: the asserts only say that it did
+            print(await _trace(settings, topology, sorted(missing)))
         return stream
     finally:
         await admin.close()
         await producer.stop()
         await consumer.stop()
+
+
+async def _trace(settings: Settings, topology: Topology, ids: list[str]) -> str:
+    """For each id: how many records of each stage topic mention it (raw page to article)."""
+    topics = [RAW, *dict.fromkeys(t for row in topology.stages for t in (row.input, *row.outputs)
+                                  if t.startswith("news.") and "<" not in t)]  # fmt: skip
+    counts = {i: dict.fromkeys(topics, 0) for i in ids}
+    needles = {i: i.encode() for i in ids}
+    for topic in topics:
+        async for record in read_topic(settings, topic):
+            for i, needle in needles.items():
+                if needle in (record.value or b"") or needle in (record.key or b""):
+                    counts[i][topic] += 1
+    return "\n".join(
+        f"no outcome: {i}: " + ", ".join(f"{t} {n}" for t, n in c.items())
+        for i, c in counts.items()
+    )
 
 
 async def _stored(
