@@ -151,6 +151,7 @@ async def test_migrations_apply_once(conn: asyncpg.Connection) -> None:
     assert [(r["version"], r["name"]) for r in versions] == [
         (1, "0001_articles.sql"),
         (2, "0002_article_rubric.sql"),
+        (3, "0003_stories.sql"),
     ]
 
 
