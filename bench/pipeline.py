@@ -46,7 +46,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -144,10 +143,7 @@ def run_bare(values: list[bytes], settings: Settings) -> Bare:
     from streams.classify.stage import ClassifyStage  # loads the model (not timed)
     from streams.stories import Limits
     from streams.stories.stage import StoryStage
-    from streams.stories.vectors import story_vectors
-
-    def story_vector(title: str, text: str) -> Any:
-        return story_vectors([title], [text])[0]
+    from streams.stories.vectors import story_vector
 
     clean = CleanStage(TemplateLines({}))
     dedup = DedupSteps(window_s=WEEK_S)  # the four dedup steps, records passed in memory

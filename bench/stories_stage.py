@@ -29,7 +29,6 @@ import time
 import tracemalloc
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import orjson
 
@@ -41,7 +40,7 @@ from streams.identity import article_id, content_hash
 from streams.records import Article, SourceRef, StoryRequest
 from streams.stories.quality import data_root
 from streams.stories.stage import StoryStage
-from streams.stories.vectors import story_vectors
+from streams.stories.vectors import story_vector
 from streams.topology import STORIES_ASSIGN
 
 ORIGIN = SourceRef(topic="news.unique", partition=0, offset=0)
@@ -67,10 +66,6 @@ def load_articles(root: Path, limit: int) -> list[Article]:
             )
         )  # fmt: skip
     return out
-
-
-def story_vector(title: str, text: str) -> Any:
-    return story_vectors([title], [text])[0]
 
 
 def per_article(articles: list[Article]) -> tuple[dict[str, float], list[bytes]]:

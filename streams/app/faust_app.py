@@ -207,10 +207,7 @@ def _classify_stage(app: NewsApp, settings: Settings, topology: Topology, tables
     from streams.app.rubric_reader import follow_rubrics
     from streams.classify.rubrics import RubricBook
     from streams.classify.stage import ClassifyStage  # loads the model: only when used
-    from streams.stories.vectors import story_vectors
-
-    def story_vector(title: str, text: str) -> Any:
-        return story_vectors([title], [text])[0]
+    from streams.stories.vectors import story_vector
 
     book = RubricBook(settings.consumer_group)
     stage = ClassifyStage(

@@ -33,6 +33,11 @@ def story_vectors(titles: Sequence[str], texts: Sequence[str]) -> Matrix:
     return mean_vectors(flat, [len(g) for g in groups])
 
 
+def story_vector(title: str, text: str) -> Matrix:
+    """One article's story vector (what the classify stage hands to the story stage)."""
+    return np.asarray(story_vectors([title], [text])[0], dtype=np.float32)
+
+
 def mean_vectors(flat: Matrix, sizes: Sequence[int]) -> Matrix:
     """Rows of ``flat`` averaged in consecutive groups of ``sizes``, each L2-normalised."""
     out = np.zeros((len(sizes), flat.shape[1] if flat.ndim == 2 else 0), dtype=np.float32)
