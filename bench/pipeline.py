@@ -65,21 +65,14 @@ from streams.settings import Settings, load_settings
 from streams.stage import Stage, StageResult
 from streams.topology import (
     ARTICLES,
-    BACKFILL_RAW,
-    CLEAN,
-    DEDUP_BANDS,
-    DEDUP_GATHER,
-    DEDUP_HASH,
     DLQ,
     DUPLICATES,
     RAW,
-    UNIQUE,
     Topology,
     build_topology,
 )
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "extraction"
-WORKER_INPUTS = (RAW, BACKFILL_RAW, CLEAN, DEDUP_HASH, DEDUP_BANDS, DEDUP_GATHER, UNIQUE)
 OUTPUTS = (ARTICLES, DUPLICATES, DLQ)
 WEEK_S = 7 * 24 * 3600
 
@@ -196,15 +189,10 @@ def broker() -> Iterator[tuple[str, int | None]]:
 async def start_group_at_end(settings: Settings, topology: Topology) -> None:
     """Commit the fresh group's offsets at the end of the worker's inputs, so a shared broker's
     older records are not part of the measurement."""
-    consumer = make_consumer(settings, group=settings.consumer_group)
-    await consumer.start()
-    try:
-        tps = [TopicPartition(t, p) for t in WORKER_INPUTS for p in range(topology[t].partitions)]
-        consumer.assign(tps)
-        await consumer.seek_to_end(*tps)
-        await consumer.commit({tp: await consumer.position(tp) for tp in tps})
-    finally:
-        await consumer.stop()
+    from streams.kafka import admin
+
+    inputs = [row.input for row in topology.stages]
+    await admin.start_group_at_end(settings, topology, settings.consumer_group, inputs)
 
 
 def start_worker(

@@ -229,3 +229,25 @@ async def check_topics(settings: Settings, topology: Topology, *, create: bool =
             f"partition count mismatch: {detail}. Set NEWSSTREAM_TOPIC_PARTITIONS to match the "
             "broker, or recreate the topics (data on them is keyed by partition count)."
         )
+
+
+async def start_group_at_end(
+    settings: Settings, topology: Topology, group: str, topics: list[str]
+) -> None:
+    """Commit ``group``'s offsets at the end of ``topics``: a fresh group then reads only what
+    comes after, not a shared broker's older records (benches, test modules)."""
+    from aiokafka import TopicPartition
+
+    from streams.kafka.clients import make_consumer
+
+    consumer = make_consumer(settings, group=group)
+    await consumer.start()
+    try:
+        tps = [
+            TopicPartition(t, p) for t in sorted(set(topics)) for p in range(topology[t].partitions)
+        ]
+        consumer.assign(tps)
+        await consumer.seek_to_end(*tps)
+        await consumer.commit({tp: await consumer.position(tp) for tp in tps})
+    finally:
+        await consumer.stop()

@@ -57,24 +57,14 @@ async def start_groups_at_end(settings: Settings, topology: Topology) -> None:
     """Commit this module's fresh worker and sink groups at the end of their inputs: the
     session's broker holds every earlier module's records, which a new group would otherwise
     read from the beginning (``auto_offset_reset`` earliest) before this module's own."""
-    from aiokafka import TopicPartition
-
-    from streams.kafka.clients import make_consumer
+    from streams.kafka.admin import start_group_at_end
     from streams.processes.sink import INPUTS as SINK_INPUTS
 
-    worker_inputs = {row.input for row in topology.stages}
-    for group, topics in ((settings.consumer_group, worker_inputs),
-                          (f"{settings.consumer_group}-sink", set(SINK_INPUTS))):  # fmt: skip
-        consumer = make_consumer(settings, group=group)
-        await consumer.start()
-        try:
-            tps = [TopicPartition(t, p) for t in sorted(topics)
-                   for p in range(topology[t].partitions)]  # fmt: skip
-            consumer.assign(tps)
-            await consumer.seek_to_end(*tps)
-            await consumer.commit({tp: await consumer.position(tp) for tp in tps})
-        finally:
-            await consumer.stop()
+    worker_inputs = [row.input for row in topology.stages]
+    await start_group_at_end(settings, topology, settings.consumer_group, worker_inputs)
+    await start_group_at_end(
+        settings, topology, f"{settings.consumer_group}-sink", list(SINK_INPUTS)
+    )
 
 
 @pytest.fixture(scope="module")
