@@ -686,9 +686,10 @@ def report_kafka(runs: list[CountRun]) -> None:
               f"sends) | {late} | {lost} |")  # fmt: skip
 
 
-def report_projection(runs: list[CountRun], partitions: int) -> None:
-    """What the figures imply for more machines: CPU per page, and the bound that one worker's
-    band agent puts on it (one band record at a time, each waiting for its acks=all)."""
+def report_projection(runs: list[CountRun], partitions: int, max_in_flight: int) -> None:
+    """What the figures imply for more machines: CPU per page in workers and brokers, the
+    ceiling that puts on this box, and the latency bound of one worker's band agent (which,
+    since agents keep up to ``max_in_flight`` records awaiting their acks, is far above it)."""
     ref = runs[0]
     cpu = (ref.worker_cpu_s - ref.idle_cores[1] * ref.cpu_window_s) / ref.pages
     broker = (ref.broker_cpu_s - ref.idle_cores[0] * ref.cpu_window_s) / ref.pages
@@ -698,15 +699,17 @@ def report_projection(runs: list[CountRun], partitions: int) -> None:
         default=0.0,
     )  # fmt: skip
     rtt_ms = percentile(ref.ack_ms, 0.5)
-    bound = 1000 / (bands * rtt_ms) if bands else float("inf")
+    bound = 1000 * max_in_flight / (bands * rtt_ms) if bands and rtt_ms else float("inf")
+    cores = os.cpu_count() or 1
     print(
         f"\nWith {ref.workers} worker(s), less idle: {cpu:.3f} CPU-s/page in workers and "
         f"{broker:.3f} in the brokers (replication included). A core feeds about "
         f"{1 / cpu:.1f} pages/s of worker work; M machines of k cores about M*k*{1 / cpu:.1f}, "
-        f"plus {broker:.3f}*rate cores of brokers. But one worker's band agent sends "
-        f"{bands:.0f} records per page one at a time, each waiting for acks=all "
-        f"(p50 {rtt_ms:.0f} ms here), so a worker is bound to about {bound:.1f} pages/s "
-        f"whatever its CPU: rate <= workers*{bound:.1f}, workers <= {partitions} (partitions)."
+        f"plus {broker:.3f}*rate cores of brokers. This box ({cores} cores, workers and "
+        f"brokers on it) tops out near {cores / (cpu + broker):.1f} pages/s. One worker's band "
+        f"agent ({bands:.0f} records per page, up to {max_in_flight} awaiting acks=all at "
+        f"p50 {rtt_ms:.0f} ms) would bind only at ~{bound:.0f} pages/s: CPU is the limit, and "
+        f"workers <= {partitions} (partitions)."
     )
 
 
@@ -776,7 +779,7 @@ def main() -> int:
     report_stages(runs, {k: 1000 * v / len(bulk) for k, v in bare.seconds.items()})
     report_joins(runs, args.trickle_per_s)
     report_kafka(runs)
-    report_projection(runs, args.partitions)
+    report_projection(runs, args.partitions, bench.settings.max_in_flight)
     print(f"bare stage functions (reference): {bare_rate:.1f} pages/s, {bare.outcomes}")
     return 0
 
