@@ -304,8 +304,9 @@ def build_topology(settings: Settings, desk_topics: Iterable[str]) -> Topology:
         ),
         spec(
             DEDUP_GATHER,
-            "PendingArticle | BandVerdict | GatherTimeout",
-            "articles waiting for their bands' verdicts, the verdicts, and timeouts",
+            "PendingArticle | BandVerdict | GatherTimeout | OriginalQuery | OriginalReply",
+            "articles waiting for their bands' verdicts, the verdicts, timeouts, and what"
+            " became of a later-fetched match (query and reply)",
             retention_ms=DAY_MS,
         ),
         spec(

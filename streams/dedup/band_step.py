@@ -12,6 +12,11 @@ record is redelivered, an article can only be called a copy of an article fetche
 (ties broken by id). Two copies can never name each other, and an original redelivered after a
 longer text containing it was kept is not turned into its copy.
 
+Arrival still matters once: a later-fetched article that reached the band first was answered
+without this one. When this article takes the slot from such an article and is a copy of it,
+the verdict names that one too (``later``); the gather step asks what became of it before
+naming it (README.md, "Arrival order").
+
 Why the fingerprint is stored: the verdict needs the candidate's full signature, and the
 probe carries the new one, so the score is computed here and the verdict stays small. The
 alternative, a band keeping only ``(t, id)`` and the gather step fetching the candidate's
@@ -74,8 +79,11 @@ class DedupBandStage:
         stored: list[BandSlot] = view.get(band_key) or []
         slots = [s for s in stored if now - s[0] <= self.window_s and (s[0], s[1]) != me]
         # Not its own earlier version (a revision of the same URL is filed, never matched).
-        others = [s for s in slots if s[1] != probe.article_id and earlier((s[0], s[1]), me)]
-        found = self.match(sig, others)
+        others = [s for s in slots if s[1] != probe.article_id]
+        found = self.match(sig, [s for s in others if earlier((s[0], s[1]), me)])
+        # Filed before this one although fetched after it: answered without it (with BAND_KEEP
+        # 1 only when this article takes the slot from it). Scored with this text as the copy.
+        later = self.match(sig, [s for s in others if earlier(me, (s[0], s[1]))])
         kept = sorted([*slots, [now, probe.article_id, probe.fingerprint]])[: self.keep]
         if kept != stored:
             # Re-assigned, never mutated, so the table writes a changelog record. A redelivered
@@ -92,11 +100,19 @@ class DedupBandStage:
                     "similarity": round(found[0], 4),
                 }
             )
-        outcome = "match" if found is not None else "none"
+        if later is not None:
+            verdict = verdict.model_copy(
+                update={
+                    "later_id": later[2],
+                    "later_fetched_at": _datetime(later[1]),
+                    "later_similarity": round(later[0], 4),
+                }
+            )
+        outcome = "match" if found is not None else "later" if later is not None else "none"
         return StageResult(outcome, [Emit.record(DEDUP_GATHER, probe.article_id, verdict)])
 
     def match(self, sig: Signature, slots: list[BandSlot]) -> Match | None:
-        """The best copy among earlier slots (``best``), or None."""
+        """The best of ``slots`` this text is a copy of (``best``), or None."""
         matches: list[Match] = []
         for t, other, fp in slots:
             old = stored_signature(fp)

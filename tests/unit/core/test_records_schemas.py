@@ -21,6 +21,8 @@ from streams.records import (
     DuplicateEvent,
     FrontierItem,
     GatherTimeout,
+    OriginalQuery,
+    OriginalReply,
     PendingArticle,
     RawPage,
     RubricStats,
@@ -108,9 +110,18 @@ def _examples() -> dict[str, dict]:
             match_id="cd" * 16,
             match_fetched_at=art.fetched_at,
             similarity=0.8,
+            later_id="ef" * 16,
+            later_fetched_at=art.fetched_at,
+            later_similarity=0.9,
         ).model_dump(mode="json"),
         "PendingArticle": PendingArticle(article=art, bands=32).model_dump(mode="json"),
         "GatherTimeout": GatherTimeout(article_id="ab" * 16).model_dump(mode="json"),
+        "OriginalQuery": OriginalQuery(article_id="ab" * 16, asker="cd" * 16).model_dump(
+            mode="json"
+        ),
+        "OriginalReply": OriginalReply(
+            article_id="cd" * 16, about="ab" * 16, decided=True, original="ef" * 16
+        ).model_dump(mode="json"),
         "FrontierItem": FrontierItem(
             url="https://x.example/news/1?utm_source=t",
             canonical_url="https://x.example/news/1",
