@@ -25,6 +25,11 @@ the first URL, events by date, see ``streams/stories/quality.py``).
    as the worker runs it), the story stage's embedding of title + lead (the same encoder
    call), and ``StoryAssigner.assign`` alone over a warm state.
 
+With ``--tune`` also: how the weights were chosen (half A), the story vector's candidates
+(``VECTOR_KINDS``, among them cheaper ones that reuse the classify input), the text evidence
+beyond the cosine, the time penalty's grid, and names weighed on a larger training set
+(Wikipedia event pairs, ``streams/stories/transfer.py``) carried over to the pairs.
+
 Embeddings are cached in ~/.cache/newsstream/e5-stories.npz (``--no-cache`` to recompute).
 """
 
@@ -58,6 +63,7 @@ from streams.stories.quality import (
     pair_scores,
 )
 from streams.stories.scoring import Vector, Weights
+from streams.stories.transfer import NameIdf, background, transfer
 from streams.stories.tuning import (
     ABLATIONS,
     MARGIN,
@@ -89,7 +95,9 @@ def vectors_of(groups: list[list[str]], cache: Path | None, what: str) -> Matrix
 
 
 # The story vector's candidates (``--tune``): which encoder inputs, averaged. "classify" is the
-# classify stage's own "title. lead" of 160 characters (free when passed on).
+# classify stage's own "title. lead" of 160 characters (free when passed on); "rest" the lead
+# up to 300 characters after what "classify" holds (with "classify", the whole lead 300 for the
+# tokens of the rest alone: ``lead_rest``).
 VECTOR_KINDS = {
     "story": ("headline", "lead"),
     "classify": ("classify",),
@@ -97,22 +105,38 @@ VECTOR_KINDS = {
     "lead": ("lead",),
     "headline + classify's": ("headline", "classify"),
     "headline + lead + classify's": ("headline", "lead", "classify"),
+    "headline + classify's + rest": ("headline", "classify", "rest"),
+    "classify's + rest": ("classify", "rest"),
+    "headline + rest": ("headline", "rest"),
 }
 
 
+def lead_rest(title: str, text: str) -> str:
+    """The story lead (``LEAD_CHARS``) after the part the classify input already holds."""
+    lead, head = embed_text("", text, LEAD_CHARS), " ".join(title.split())
+    classify = embed_text(title, text)
+    seen = classify[len(head) + 2 :] if head and classify.startswith(f"{head}. ") else ""
+    if not head:
+        seen = classify
+    return lead[len(seen) :].strip() if lead.startswith(seen) else lead
+
+
 def pair_vectors(pairs: list[StoryPair], cache: Path | None) -> dict[str, PairVectors]:
-    """Per kind of ``VECTOR_KINDS`` ("story": the assigner's headline + lead 300)."""
+    """Per kind of ``VECTOR_KINDS`` ("story": the assigner's headline + lead 300); an empty
+    input (no rest: the lead fitted into the classify input) is left out of the mean."""
     docs = [(t, x) for p in pairs for (_, t, x) in (p.first, p.second)]
     inputs = {
         "headline": [embed_text(t, "") for t, _ in docs],
         "lead": [embed_text("", x, LEAD_CHARS) for _, x in docs],
         "classify": [embed_text(t, x) for t, x in docs],
+        "rest": [lead_rest(t, x) for t, x in docs],
     }
     flat = {k: vectors_of([[t] for t in v], cache, "pairs") for k, v in inputs.items()}
     out = {}
     for kind, parts in VECTOR_KINDS.items():
-        rows = np.stack([flat[p] for p in parts], axis=1).reshape(-1, flat["lead"].shape[1])
-        v = mean_vectors(rows, [len(parts)] * len(docs))
+        used = [[p for p in parts if inputs[p][k].strip()] or [parts[0]] for k in range(len(docs))]
+        rows = np.stack([flat[p][k] for k, u in enumerate(used) for p in u])
+        v = mean_vectors(rows, [len(u) for u in used])
         out[kind] = {p.index: (v[2 * k], v[2 * k + 1]) for k, p in enumerate(pairs)}
     return out
 
@@ -201,6 +225,28 @@ def print_evidence(pairs: list[StoryPair], pvec: dict[str, PairVectors]) -> None
         pairs, features["cos"], MARGIN_GRID
     ):
         print(f"  {m:g}: {loo_false}/33, {linked_a}/24, {linked_b:.2f} / {apart_b:.2f}")
+
+
+def print_transfer(
+    root: Path, events: list[Event], evec: dict[str, Matrix], pairs: list[StoryPair],
+    pvec: dict[str, PairVectors],
+) -> None:  # fmt: skip
+    """Names weighed on a larger training set: Wikipedia event pairs of half A
+    (``streams/stories/transfer.py``), judged on the events of half B and on the pairs."""
+    idf = NameIdf(background(root))
+    t = transfer(events, evec["story"], pairs, pvec["story"], idf)
+    print(f"\n## Names learnt on Wikipedia event pairs ({t.train_pairs} pairs of half A <= 1 day "
+          f"apart, {t.train_same} same path; IDF from {idf.n} background documents)\n")  # fmt: skip
+    print(f"logistic model: cos {t.cos_weight:.1f}, IDF name overlap {t.names_weight:.2f}")
+    print(f"events of half B, AUC: cosine {t.events_auc_b[0]:.3f}, "
+          f"cosine + names {t.events_auc_b[1]:.3f}\n")  # fmt: skip
+    print("| stories pairs | AUC A | AUC B | A linked / apart | B linked / apart at A's rule "
+          "|\n|---|---|---|---|---|")  # fmt: skip
+    for k, (name, rates) in enumerate((("cosine alone", t.cos_rates),
+                                       ("cosine + names (the model)", t.names_rates))):  # fmt: skip
+        print(f"| {name} | {t.pairs_auc['A'][k]:.3f} | {t.pairs_auc['B'][k]:.3f} | "
+              f"{rates['A'][0]:.2f} / {rates['A'][1]:.2f} | "
+              f"{rates['B'][0]:.2f} / {rates['B'][1]:.2f} |")  # fmt: skip
 
 
 def print_pairs(pairs: list[StoryPair], pvec: dict[str, PairVectors], rows: list[Row]) -> None:
@@ -347,7 +393,8 @@ def cost(pairs: list[StoryPair], limit: int) -> None:
     clf = default_classifier()
     stage = ClassifyStage(desks=frozenset(clf.taxonomy.topic_names()), review_below=0.35)
     assigner = StoryAssigner()
-    spent = {"classify": 0.0, "embed": 0.0, "assign": 0.0, "headline": 0.0, "apart": 0.0}
+    spent = {"classify": 0.0, "embed": 0.0, "assign": 0.0, "headline": 0.0, "apart": 0.0,
+             "rest": 0.0}  # fmt: skip
     keys = candidates = 0
     for i, (url, title, text) in enumerate(docs):
         t0 = time.perf_counter()
@@ -364,6 +411,9 @@ def cost(pairs: list[StoryPair], limit: int) -> None:
         Encoder.encode([embed_text("", text, LEAD_CHARS)])  # with the line above: two calls
         spent["headline"] += t4 - t3
         spent["apart"] += time.perf_counter() - t3
+        t5 = time.perf_counter()
+        Encoder.encode([embed_text(title, ""), lead_rest(title, text)])
+        spent["rest"] += time.perf_counter() - t5
         member = assigner.state.members[f"{i:032x}"]
         keys += len(member.keys) + len(member.translation_keys)
         candidates += answer.candidates
@@ -397,6 +447,10 @@ def cost(pairs: list[StoryPair], limit: int) -> None:
     print(
         "| headline and lead in two encoder calls (the story vector makes one call of both) "
         f"| {ms['apart']:.1f} |"
+    )
+    print(
+        "| headline and the rest of the lead (a vector recalling the classify input would "
+        f"encode; not shipped: docs/stories.md) | {ms['rest']:.1f} |"
     )
     print(
         f"\nstory stage with its own embedding: {ms['embed'] + ms['assign']:.1f} ms "
@@ -445,6 +499,7 @@ def main() -> int:
     desks = event_desks(events, evec["classify"])
     if args.tune:
         print_time_grid(events, evec["story"], desks, weights, args.days)
+        print_transfer(root, events, evec, pairs, pvec)
     print_events(events, evec, desks, rows, args.days)
     rng = np.random.default_rng(0)
     i, j = rng.integers(0, len(events), size=(2, 2000))
