@@ -66,6 +66,12 @@ SKIPPED_OFFSETS = Counter(
     "Input offsets faust's consumer jumped over and acked as a gap (streams/app/consumer.py)",
     ["topic"],
 )
+REREAD_JUMPS = Counter(
+    "newsstream_consumer_reread_jumps_total",
+    "Input records that came beyond the offset due (a batch read before a seek): the partition"
+    " was seeked back and read again instead of acking the jump (streams/app/consumer.py)",
+    ["topic"],
+)
 IN_FLIGHT = Gauge(
     "newsstream_stage_in_flight_records",
     "Records of a stage whose outputs await the broker's acks (not yet committable)",

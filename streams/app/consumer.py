@@ -1,36 +1,121 @@
-"""faust's Kafka consumer, with the offset jumps it takes for gaps counted and logged.
+"""faust's Kafka consumer, made to read again what a stale batch would skip.
 
 faust takes a jump in an input partition's offsets for a gap (compaction, transaction markers)
 and marks the missing offsets as acknowledged, so a commit passes over them. The stages' inputs
-are neither compacted nor transactional, so a jump is worth seeing: in the cluster chaos test
-they come after rebalances, when the seek back to the committed offsets ("committed 250,
-position 286") resets faust's read offset below a batch fetched before it (first record 253).
-Whether records 250-252 had been read before the seek (faust's bookkeeping) or were lost is
-not settled. faust's handling is kept because the alternative tried, stalling the partition's
-commits there and asking the group to rebalance, left records without an outcome in 2 of 3
-runs (the rebalance did not come).
+are neither compacted nor transactional (idempotent producers write contiguous offsets), so on
+them a jump means records were not read: in the cluster chaos test jumps came after the seek
+back to the committed offsets that follows a rebalance ("committed 250", first record handed on
+253), from a batch fetched before the seek, and the skipped records' pages never came out
+(2026-12-03: news.unique p3 "jumped from 4 to 7", the two pages of offsets 5 and 6 stopped
+there).
+
+So this consumer keeps, per input partition, the next offset it must hand on (set by every
+seek, advanced by every record). A record beyond it is not handed on: the partition is seeked
+back to that offset and the rest of the stale batch for it is dropped, so the skipped records
+are read again and nothing is acked unread. A partition whose records really are gone
+(retention deleted them under a committed offset) would jump every time: after
+``REREAD_ATTEMPTS`` seeks to the same offset the jump is taken as faust takes it, counted and
+logged as a warning.
+
+Tried before and reverted (2026-12-03): stalling the partition's commits at a jump and asking
+the group to rebalance (the rebalance did not come: 2 of 3 runs left pages without an outcome),
+seeking from the commit path (aiokafka stops at the first partition revoked meanwhile).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
+from aiokafka.errors import IllegalStateError, KafkaError
 from faust.transport.drivers import aiokafka as faust_aiokafka
-from faust.types import TP
+from faust.types import TP, Message
 
-from streams.metrics import SKIPPED_OFFSETS
+from streams.metrics import REREAD_JUMPS, SKIPPED_OFFSETS
 
 log = logging.getLogger(__name__)
 
+REREAD_ATTEMPTS = 3
+
 
 class ObservedConsumer(faust_aiokafka.Consumer):
-    """faust's aiokafka consumer; offset jumps on inputs are counted and logged."""
+    """faust's aiokafka consumer; a jump on an input partition is read again, not acked."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._next_offset: dict[TP, int] = {}
+        self._rereads: dict[TP, tuple[int, int]] = {}  # tp -> (offset, seeks to it)
+
+    # --- where the next record must start ------------------------------------------------
+    async def perform_seek(self) -> None:
+        await super().perform_seek()
+        for tp, offset in self._read_offset.items():
+            self._expect(tp, offset)
+
+    async def seek(self, partition: TP, offset: int) -> None:
+        await super().seek(partition, offset)
+        self._expect(partition, offset)
+
+    async def seek_wait(self, partitions: Mapping[TP, int]) -> None:
+        await super().seek_wait(partitions)
+        for tp, offset in partitions.items():
+            self._expect(tp, offset)
+
+    def _expect(self, tp: TP, offset: int | None) -> None:
+        if offset is not None and offset > 0:
+            self._next_offset[tp] = offset
+        else:  # no committed offset: the reset policy decides where reading starts
+            self._next_offset.pop(tp, None)
+
+    async def on_partitions_revoked(self, revoked: set[TP]) -> None:
+        for tp in revoked:
+            self._next_offset.pop(tp, None)
+            self._rereads.pop(tp, None)
+        await super().on_partitions_revoked(revoked)
+
+    # --- reading ---------------------------------------------------------------------------
+    async def getmany(self, timeout: float) -> AsyncIterator[tuple[TP, Message]]:  # noqa: ASYNC109 - faust's signature
+        stale: set[TP] = set()
+        async for tp, message in super().getmany(timeout):
+            if tp in stale:
+                continue
+            if await self._jumped(tp, message):
+                stale.add(tp)
+                continue
+            self._next_offset[tp] = max(self._next_offset.get(tp, 0), message.offset + 1)
+            yield tp, message
+
+    async def _jumped(self, tp: TP, message: Message) -> bool:
+        """True when ``message`` lies beyond the next offset due on an input partition; the
+        partition is then seeked back to that offset."""
+        due = self._next_offset.get(tp)
+        if due is None or message.offset <= due or not self.app.topics.acks_enabled_for(tp.topic):
+            return False
+        offset, seeks = self._rereads.get(tp, (due, 0))
+        seeks = seeks + 1 if offset == due else 1
+        if seeks > REREAD_ATTEMPTS:
+            log.warning(
+                "%s: offsets %d-%d still missing after %d seeks back; taken as a gap",
+                tp, due, message.offset - 1, REREAD_ATTEMPTS,
+            )  # fmt: skip
+            self._rereads.pop(tp, None)
+            return False
+        self._rereads[tp] = (due, seeks)
+        REREAD_JUMPS.labels(tp.topic).inc()
+        log.info(
+            "%s: record %d came when %d was due (a batch read before a seek); reading again"
+            " from %d", tp, message.offset, due, due,
+        )  # fmt: skip
+        try:
+            await self._seek(tp, due)
+        except (IllegalStateError, KafkaError, AssertionError) as exc:
+            log.info("%s: seek back to %d refused (%s); the partition moved on", tp, due, exc)
+        return True
 
     async def _add_gap(self, tp: TP, offset_from: int, offset_to: int) -> None:
         SKIPPED_OFFSETS.labels(tp.topic).inc(offset_to - offset_from)
-        log.info("%s: offsets jumped from %d to %d (read before a seek)", tp, offset_from - 1,
-                 offset_to)  # fmt: skip
+        log.warning("%s: offsets %d-%d acked unread as a gap", tp, offset_from, offset_to - 1)
         await super()._add_gap(tp, offset_from, offset_to)
 
 

@@ -1,27 +1,116 @@
-"""The worker's consumer (streams/app/consumer.py) counts the offset jumps that faust acks as
-gaps, and keeps faust's handling of them."""
+"""The worker's consumer (streams/app/consumer.py): a record beyond the offset due on an input
+partition is not handed on; the partition is seeked back and read again. Only a jump that
+stays after several seeks back is taken as faust's gap (counted)."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
-from faust.types import TP
+import pytest
+from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types import TP, Message
 
-from streams.app.consumer import ObservedConsumer
+from streams.app.consumer import REREAD_ATTEMPTS, ObservedConsumer
 from streams.app.faust_app import create_app
-from streams.metrics import SKIPPED_OFFSETS
+from streams.metrics import REREAD_JUMPS, SKIPPED_OFFSETS
 from streams.settings import load_settings
 from streams.topology import CLEAN, build_topology
 
 TP0 = TP(CLEAN, 0)
+TP1 = TP(CLEAN, 1)
 
 
-async def test_an_offset_jump_is_counted_and_acked_as_faust_does() -> None:
+def _message(tp: TP, offset: int) -> Message:
+    return Message(tp.topic, tp.partition, offset, 0.0, 0, None, b"k", b"v", None, tp=tp)
+
+
+@pytest.fixture
+def consumer(monkeypatch: pytest.MonkeyPatch) -> Any:
     settings = load_settings()
     app = create_app(settings, build_topology(settings, ()), groups=["dedup"])
-    consumer: Any = app.consumer
-    assert isinstance(consumer, ObservedConsumer)
+    assert isinstance(app.consumer, ObservedConsumer)
+    out: Any = app.consumer
+    out.seeks = []
+
+    async def seek(tp: TP, offset: int) -> None:
+        out.seeks.append((tp, offset))
+
+    monkeypatch.setattr(out, "_seek", seek)
+    monkeypatch.setattr(out.app.topics, "acks_enabled_for", lambda topic: topic == CLEAN)
+    return out
+
+
+def _batches(monkeypatch: pytest.MonkeyPatch, batches: list[list[tuple[TP, int]]]) -> None:
+    """faust's getmany hands on these batches, one per call."""
+
+    async def getmany(self: Any, timeout: float) -> AsyncIterator[tuple[TP, Message]]:  # noqa: ASYNC109
+        for tp, offset in batches.pop(0):
+            yield tp, _message(tp, offset)
+
+    monkeypatch.setattr(faust_aiokafka.Consumer, "getmany", getmany)
+
+
+async def _read(consumer: Any) -> list[tuple[TP, int]]:
+    return [(tp, m.offset) async for tp, m in consumer.getmany(1.0)]
+
+
+async def test_a_stale_batch_after_a_seek_is_read_again_not_skipped(
+    consumer: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    consumer._expect(TP0, 250)  # a seek to the committed offset 250
+    _batches(
+        monkeypatch,
+        [
+            [(TP0, 253), (TP1, 7), (TP0, 254)],  # fetched before the seek
+            [(TP0, 250), (TP0, 251), (TP0, 252), (TP0, 253)],  # read again from 250
+        ],
+    )
+    before = REREAD_JUMPS.labels(CLEAN)._value.get()
+    assert await _read(consumer) == [(TP1, 7)]  # 253 and the rest of TP0's batch held back
+    assert consumer.seeks == [(TP0, 250)]
+    assert REREAD_JUMPS.labels(CLEAN)._value.get() - before == 1
+    assert await _read(consumer) == [(TP0, 250), (TP0, 251), (TP0, 252), (TP0, 253)]
+    assert consumer._next_offset[TP0] == 254
+
+
+async def test_records_in_order_and_repeats_pass(
+    consumer: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    consumer._expect(TP0, 10)
+    _batches(monkeypatch, [[(TP0, 10), (TP0, 11), (TP0, 11), (TP0, 9), (TP0, 12)]])
+    assert [o for _, o in await _read(consumer)] == [10, 11, 11, 9, 12]  # faust drops repeats
+    assert consumer.seeks == []
+
+
+async def test_a_jump_that_stays_is_taken_as_a_gap_after_the_attempts(
+    consumer: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    consumer._expect(TP0, 5)  # offsets 5-7 deleted by retention under the committed offset
+    _batches(monkeypatch, [[(TP0, 8)] for _ in range(REREAD_ATTEMPTS + 1)])
+    for _ in range(REREAD_ATTEMPTS):
+        assert await _read(consumer) == []
+    assert await _read(consumer) == [(TP0, 8)]
+    assert consumer.seeks == [(TP0, 5)] * REREAD_ATTEMPTS
     before = SKIPPED_OFFSETS.labels(CLEAN)._value.get()
-    await consumer._add_gap(TP0, 251, 253)  # offset 253 read right after 250
-    assert SKIPPED_OFFSETS.labels(CLEAN)._value.get() - before == 2
-    assert sorted(consumer._gap[TP0]) != []  # faust's gap: committed past
+    await consumer._add_gap(TP0, 5, 8)  # what faust then does: counted
+    assert SKIPPED_OFFSETS.labels(CLEAN)._value.get() - before == 3
+
+
+async def test_changelogs_and_unseeked_partitions_are_left_to_faust(
+    consumer: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    changelog = TP("x-changelog", 0)  # compacted: gaps are normal there, acks disabled
+    consumer._expect(changelog, 3)
+    consumer._expect(TP1, 0)  # no committed offset: nothing due
+    _batches(monkeypatch, [[(changelog, 9), (TP1, 40)]])
+    assert await _read(consumer) == [(changelog, 9), (TP1, 40)]
+    assert consumer.seeks == []
+
+
+async def test_a_revoked_partition_forgets_its_due_offset(consumer: Any) -> None:
+    consumer._expect(TP0, 30)
+    consumer._rereads[TP0] = (30, 1)
+    await consumer.on_partitions_revoked({TP0})
+    assert TP0 not in consumer._next_offset
+    assert TP0 not in consumer._rereads
