@@ -123,8 +123,12 @@ class StageShell:
         return replace(done, emits=[bare], bare=True)
 
     def settle(self, done: Prepared) -> None:
-        """Count a record whose outputs are durable."""
+        """Count a record whose outputs are durable, and tell a stage that wants to know
+        (``settled(origin)``: the dedup gather step writes its decision markers then)."""
         name = self.stage.name
+        settled = getattr(self.stage, "settled", None)
+        if settled is not None:
+            settled(done.origin)
         RECORDS.labels(name, done.outcome).inc()
         if done.outcome == "dead_letter":
             DEAD_LETTERS.labels(name, done.reason).inc()

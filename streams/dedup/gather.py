@@ -20,9 +20,11 @@ article other than itself; otherwise it is kept. Decisions are final, so a chain
 checked stays as it was: no two articles name each other, and no ring of names forms, whatever
 order the bands saw them in.
 
-Redelivery. The article's entry is replaced by a small marker of its decision only when the
-next event of the partition comes (``_close``). A crash before that leaves the full entry
-in the changelog, and whatever part of the article's records comes again decides the same.
+Redelivery. The article's entry is replaced by a small marker of its decision only on an
+event of the partition after the deciding record settled, i.e. its outputs were acked
+(``settled``, ``_close``; agents read ahead of their acks). A crash before that leaves the
+full entry in the changelog, and whatever part of the article's records comes again decides
+the same.
 After it, a redelivered ``PendingArticle`` gets the marker's decision again at once, and
 redelivered verdicts or timeouts are ignored (outcome ``late``); the marker is kept for the
 dedup window. A query about an article not decided yet is kept in its entry and answered with
@@ -97,20 +99,24 @@ class DedupGatherStage:
     timeout_s: float
     clock: Callable[[], float] = time.time
     name: str = "dedup_gather"
-    _closing: dict[int, dict[str, Entry]] = field(default_factory=dict)
+    # partition -> article id -> (offset of the deciding record, decision marker)
+    _closing: dict[int, dict[str, tuple[int, Entry]]] = field(default_factory=dict)
+    _settled: dict[int, int] = field(default_factory=dict)  # partition -> last settled offset
+    _offset: int = 0  # of the record being handled
     _last_expiry: dict[int, float] = field(default_factory=dict)
     _asked: dict[str, float] = field(default_factory=dict)
 
     def __call__(self, key: bytes | None, value: bytes, origin: SourceRef) -> StageResult:
         record = parse(value)
         p = origin.partition
+        self._offset = origin.offset
         articles, bands = PartitionView(self.articles, p), PartitionView(self.bands, p)
         self._close(p, articles, bands)
         self._maybe_expire(p, articles, bands)
         if isinstance(record, OriginalQuery):
             return self._query(p, articles, record)
         aid = record.article.article_id if isinstance(record, PendingArticle) else record.article_id
-        entry: Entry | None = articles.get(aid)
+        entry: Entry | None = self._marker(p, aid) or articles.get(aid)
         if entry is not None and "done" in entry:
             if isinstance(record, PendingArticle):  # the decision again, its output may be lost
                 return self._emit(p, aid, record.article, entry["done"], again=True)
@@ -201,7 +207,7 @@ class DedupGatherStage:
         """Answer what became of an article, or note the asker until it is decided. Not known
         here (a revision, forgotten, or its PendingArticle not in yet): the asker keeps itself."""
         target, asker = query.article_id, query.asker
-        entry: Entry | None = self._closing.get(p, {}).get(target) or articles.get(target)
+        entry: Entry | None = self._marker(p, target) or articles.get(target)
         if entry is None:
             return StageResult("query_unknown", [_reply(asker, target, None, decided=False)])
         if "done" in entry:
@@ -238,7 +244,8 @@ class DedupGatherStage:
         waiters: Sequence[str] = (),
     ) -> StageResult:
         if not again:
-            self._closing.setdefault(partition, {})[aid] = {"done": done, "w": self.clock()}
+            marker = {"done": done, "w": self.clock()}
+            self._closing.setdefault(partition, {})[aid] = (self._offset, marker)
         replies = [_reply(asker, aid, done[0]) for asker in waiters]
         if done[0] is None:
             return StageResult("new", [unique(article), *replies])
@@ -255,10 +262,28 @@ class DedupGatherStage:
         bands: MutableMapping[str, Entry],
     ) -> None:
         """Replace the entries of articles decided by this partition's earlier events by their
-        decision markers: their outputs are acked by now."""
-        for aid, marker in self._closing.pop(partition, {}).items():
-            articles[aid] = marker
-            bands.pop(aid, None)
+        decision markers, once the deciding record has settled (its outputs acked; agents read
+        ahead of their acks). A table write needs an event of the partition, hence here."""
+        closing = self._closing.get(partition)
+        settled = self._settled.get(partition, -1)
+        if not closing:
+            return
+        for aid, (offset, marker) in list(closing.items()):
+            if offset <= settled:
+                articles[aid] = marker
+                bands.pop(aid, None)
+                del closing[aid]
+
+    def _marker(self, partition: int, aid: str) -> Entry | None:
+        """The decision of an article decided here whose marker is not in the table yet."""
+        closing = self._closing.get(partition, {}).get(aid)
+        return closing[1] if closing else None
+
+    def settled(self, origin: SourceRef) -> None:
+        """The record at ``origin`` and every earlier one of its partition have their outputs
+        acked (called by the stage shell)."""
+        if origin.offset > self._settled.get(origin.partition, -1):
+            self._settled[origin.partition] = origin.offset
 
     def _maybe_expire(
         self,
@@ -281,6 +306,7 @@ class DedupGatherStage:
         """Partitions moved (a rebalance): what this process meant to close or ask about
         belongs to whoever owns them now, who finds the full entries and decides them again."""
         self._closing.clear()
+        self._settled.clear()
         self._asked.clear()
 
     def due(self) -> list[Emit]:

@@ -15,7 +15,7 @@ from streams.records import Article, DuplicateEvent, GatherTimeout, PendingArtic
 from streams.stage import Emit
 from streams.topology import DEDUP_GATHER, DUPLICATES, UNIQUE
 from tests.conftest import make_article
-from tests.unit.dedup.test_dedup_detector import WIRE, reprint
+from tests.unit.dedup.test_dedup_detector import UNRELATED, WIRE, reprint
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 offsets = itertools.count()
@@ -144,3 +144,36 @@ def test_a_timeout_for_verdicts_without_an_article_drops_them() -> None:
     assert gather(b"d4" * 16, stray, at("news.dedup.gather")).outcome == "orphan"
     assert gather.articles == {}
     assert gather.bands == {}
+
+
+def test_a_decision_marker_replaces_the_entry_only_after_its_record_settled() -> None:
+    """Agents read ahead of their acks (streams/app/inflight.py): the next record of the
+    partition can come while the decision's output is unacked. The full entry stays in the
+    table until the shell says the deciding record settled, so a crash in between finds it
+    and decides again; in memory the article counts as decided meanwhile."""
+    band, gather = DedupBandStage({}, window_s=86400), gather_stage()
+    article = make_article(WIRE, article_id="d4" * 16, fetched_at=T0)
+    other = make_article(UNRELATED, article_id="e5" * 16, fetched_at=T0)
+    answers = verdicts(band, probes(article))
+    pending = Emit.record(
+        DEDUP_GATHER, article.article_id, PendingArticle(article=article, bands=len(answers))
+    )
+    gather(pending.key, pending.value, at(DEDUP_GATHER))
+    for e in answers[:-1]:
+        assert gather(e.key, e.value, at(DEDUP_GATHER)).outcome == "waiting"
+    deciding = at(DEDUP_GATHER)
+    assert gather(answers[-1].key, answers[-1].value, deciding).outcome == "new"
+    key = f"0|{article.article_id}"
+    other_pending = PendingArticle(article=other, bands=len(probes(other)))
+    nxt = Emit.record(DEDUP_GATHER, other.article_id, other_pending)
+    gather(nxt.key, nxt.value, at(DEDUP_GATHER))  # the next record, before the acks
+    assert "done" not in gather.articles[key]  # the full entry: a crash decides again
+    assert key in gather.bands
+    last = answers[-1]
+    assert gather(last.key, last.value, at(DEDUP_GATHER)).outcome == "late"  # decided here
+    again = gather(pending.key, pending.value, at(DEDUP_GATHER))
+    assert [e.topic for e in again.emits] == [UNIQUE]
+    gather.settled(deciding)
+    gather(nxt.key, nxt.value, at(DEDUP_GATHER))
+    assert gather.articles[key]["done"] == [None, 0.0]
+    assert key not in gather.bands
