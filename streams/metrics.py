@@ -72,6 +72,12 @@ REREAD_JUMPS = Counter(
     " was seeked back and read again instead of acking the jump (streams/app/consumer.py)",
     ["topic"],
 )
+COMMIT_HOLDS = Counter(
+    "newsstream_consumer_commit_holds_total",
+    "Commits of an input partition held because its committed offset was not acked while later"
+    " ones were (faust would commit past it; streams/app/consumer.py)",
+    ["topic"],
+)
 IN_FLIGHT = Gauge(
     "newsstream_stage_in_flight_records",
     "Records of a stage whose outputs await the broker's acks (not yet committable)",

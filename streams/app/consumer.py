@@ -17,6 +17,13 @@ are read again and nothing is acked unread. A partition whose records really are
 ``REREAD_ATTEMPTS`` seeks to the same offset the jump is taken as faust takes it, counted and
 logged as a warning.
 
+faust's commit offset has an off-by-one as well: with committed offset C it commits past C
+when the lowest acked offset is C + 1 (and past anything when C is 0), though the record at C
+was never acked, e.g. one its stream skipped as belonging to an earlier generation. Here the
+commit waits for C (``newsstream_consumer_commit_holds_total``); held for ``HOLD_REREAD_S``,
+the partition is read again from C. A redelivered record gets its first decision again in
+every stage, so reading again repeats outputs at worst, never loses them.
+
 Tried before and reverted (2026-12-03): stalling the partition's commits at a jump and asking
 the group to rebalance (the rebalance did not come: 2 of 3 runs left pages without an outcome),
 seeking from the commit path (aiokafka stops at the first partition revoked meanwhile).
@@ -24,7 +31,9 @@ seeking from the commit path (aiokafka stops at the first partition revoked mean
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
@@ -32,11 +41,12 @@ from aiokafka.errors import IllegalStateError, KafkaError
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP, Message
 
-from streams.metrics import REREAD_JUMPS, SKIPPED_OFFSETS
+from streams.metrics import COMMIT_HOLDS, REREAD_JUMPS, SKIPPED_OFFSETS
 
 log = logging.getLogger(__name__)
 
 REREAD_ATTEMPTS = 3
+HOLD_REREAD_S = 30.0  # a commit held this long at an unacked offset: read it again
 
 
 class ObservedConsumer(faust_aiokafka.Consumer):
@@ -46,6 +56,8 @@ class ObservedConsumer(faust_aiokafka.Consumer):
         super().__init__(*args, **kwargs)
         self._next_offset: dict[TP, int] = {}
         self._rereads: dict[TP, tuple[int, int]] = {}  # tp -> (offset, seeks to it)
+        self._held: dict[TP, tuple[int, float]] = {}  # tp -> (committed offset held, since)
+        self._seeks: set[asyncio.Future[None]] = set()
 
     # --- where the next record must start ------------------------------------------------
     async def perform_seek(self) -> None:
@@ -72,6 +84,7 @@ class ObservedConsumer(faust_aiokafka.Consumer):
         for tp in revoked:
             self._next_offset.pop(tp, None)
             self._rereads.pop(tp, None)
+            self._held.pop(tp, None)
         await super().on_partitions_revoked(revoked)
 
     # --- reading ---------------------------------------------------------------------------
@@ -112,6 +125,41 @@ class ObservedConsumer(faust_aiokafka.Consumer):
         except (IllegalStateError, KafkaError, AssertionError) as exc:
             log.info("%s: seek back to %d refused (%s); the partition moved on", tp, due, exc)
         return True
+
+    # --- committing ------------------------------------------------------------------------
+    def _new_offset(self, tp: TP) -> int | None:
+        """faust's commit offset, without its off-by-one: faust commits past the committed
+        offset C when the lowest acked offset is C + 1 (or anything, when C is 0), i.e. over a
+        record that was never acked (one its stream skipped as of an earlier generation, say).
+        Here the commit waits for C; held for ``HOLD_REREAD_S``, C is read again."""
+        acked = self._acked[tp]
+        committed = self._committed_offset[tp]
+        if not acked or committed is None or self._gap.get(tp) or min(acked) <= committed:
+            self._held.pop(tp, None)
+            return super()._new_offset(tp)
+        held, since = self._held.get(tp, (committed, time.monotonic()))
+        if held != committed:
+            held, since = committed, time.monotonic()
+        self._held[tp] = (held, since)
+        COMMIT_HOLDS.labels(tp.topic).inc()
+        if time.monotonic() - since >= HOLD_REREAD_S:
+            self._held.pop(tp, None)
+            log.warning(
+                "%s: commit held at %d for %.0f s (acked from %d on): reading %d again",
+                tp, committed, HOLD_REREAD_S, min(acked), committed,
+            )  # fmt: skip
+            self._next_offset[tp] = committed
+            self._read_offset[tp] = committed
+            task = asyncio.ensure_future(self._seek_back(tp, committed))
+            self._seeks.add(task)
+            task.add_done_callback(self._seeks.discard)
+        return None
+
+    async def _seek_back(self, tp: TP, offset: int) -> None:
+        try:
+            await self._seek(tp, offset)
+        except (IllegalStateError, KafkaError, AssertionError) as exc:
+            log.info("%s: seek back to %d refused (%s); the partition moved on", tp, offset, exc)
 
     async def _add_gap(self, tp: TP, offset_from: int, offset_to: int) -> None:
         SKIPPED_OFFSETS.labels(tp.topic).inc(offset_to - offset_from)

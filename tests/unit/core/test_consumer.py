@@ -1,9 +1,11 @@
 """The worker's consumer (streams/app/consumer.py): a record beyond the offset due on an input
 partition is not handed on; the partition is seeked back and read again. Only a jump that
-stays after several seeks back is taken as faust's gap (counted)."""
+stays after several seeks back is taken as faust's gap (counted). A commit never passes an
+unacked committed offset (faust's off-by-one), and one held too long reads it again."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -11,9 +13,10 @@ import pytest
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP, Message
 
-from streams.app.consumer import REREAD_ATTEMPTS, ObservedConsumer
+from streams.app import consumer as consumer_module
+from streams.app.consumer import HOLD_REREAD_S, REREAD_ATTEMPTS, ObservedConsumer
 from streams.app.faust_app import create_app
-from streams.metrics import REREAD_JUMPS, SKIPPED_OFFSETS
+from streams.metrics import COMMIT_HOLDS, REREAD_JUMPS, SKIPPED_OFFSETS
 from streams.settings import load_settings
 from streams.topology import CLEAN, build_topology
 
@@ -114,3 +117,40 @@ async def test_a_revoked_partition_forgets_its_due_offset(consumer: Any) -> None
     await consumer.on_partitions_revoked({TP0})
     assert TP0 not in consumer._next_offset
     assert TP0 not in consumer._rereads
+
+
+def _acked(consumer: Any, tp: TP, committed: int | None, offsets: list[int]) -> None:
+    consumer._committed_offset[tp] = committed
+    consumer._acked[tp] = list(offsets)
+    consumer._acked_index[tp] = set(offsets)
+
+
+def test_the_commit_waits_for_the_committed_offset_faust_would_pass(consumer: Any) -> None:
+    _acked(consumer, TP0, 10, [11, 12])  # 10 never acked: faust itself would commit 13
+    before = COMMIT_HOLDS.labels(CLEAN)._value.get()
+    assert consumer._new_offset(TP0) is None
+    assert COMMIT_HOLDS.labels(CLEAN)._value.get() - before == 1
+    consumer._acked[TP0].append(10)
+    assert consumer._new_offset(TP0) == 13
+    _acked(consumer, TP1, 0, [1, 2])  # faust skips its check when the committed offset is 0
+    assert consumer._new_offset(TP1) is None
+    _acked(consumer, TP1, None, [5, 6])  # nothing committed yet: faust's rule
+    assert consumer._new_offset(TP1) == 7
+
+
+async def test_a_commit_held_too_long_reads_the_partition_again(
+    consumer: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    now = [1000.0]
+    monkeypatch.setattr(consumer_module.time, "monotonic", lambda: now[0])
+    _acked(consumer, TP0, 40, [41, 42, 43])
+    assert consumer._new_offset(TP0) is None
+    now[0] += HOLD_REREAD_S - 1
+    assert consumer._new_offset(TP0) is None
+    assert consumer.seeks == []
+    now[0] += 1
+    assert consumer._new_offset(TP0) is None
+    await asyncio.sleep(0)
+    assert consumer.seeks == [(TP0, 40)]
+    assert consumer._next_offset[TP0] == 40
+    assert consumer._read_offset[TP0] == 40
