@@ -154,3 +154,17 @@ async def test_a_commit_held_too_long_reads_the_partition_again(
     assert consumer.seeks == [(TP0, 40)]
     assert consumer._next_offset[TP0] == 40
     assert consumer._read_offset[TP0] == 40
+
+
+async def test_negative_offsets_from_table_recovery_seek_to_the_start(
+    consumer: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    got: list[dict[TP, int]] = []
+
+    async def seek_wait(self: Any, partitions: dict[TP, int]) -> None:
+        got.append(dict(partitions))
+
+    monkeypatch.setattr(faust_aiokafka.Consumer, "seek_wait", seek_wait)
+    changelog = TP("x-changelog", 1)
+    await consumer.seek_wait({changelog: -2, TP1: 7})  # aiokafka's seek raises for -2
+    assert got == [{changelog: 0, TP1: 7}]
