@@ -71,13 +71,13 @@ class ObservedConsumer(faust_aiokafka.Consumer):
 
     async def seek_wait(self, partitions: Mapping[TP, int]) -> None:
         # faust's table recovery turns only -1 into 0; after a changelog leader moved it can
-        # pass another negative offset, aiokafka's seek raises ValueError and the worker
+        # pass another negative offset (or none), aiokafka's seek raises ValueError and the worker
         # crashes (cluster chaos test, 2026-12-03). Reading a changelog from its start
         # rebuilds the same table (memory store), only slower.
-        bad = {tp: o for tp, o in partitions.items() if o < 0}
+        bad = {tp: o for tp, o in partitions.items() if not isinstance(o, int) or o < 0}
         if bad:
-            log.warning("negative offsets to seek %s: reading those from the start", bad)
-            partitions = {tp: max(o, 0) for tp, o in partitions.items()}
+            log.warning("offsets aiokafka cannot seek to %s: reading those from the start", bad)
+            partitions = {tp: 0 if tp in bad else o for tp, o in partitions.items()}
         await super().seek_wait(partitions)
         for tp, offset in partitions.items():
             self._expect(tp, offset)
