@@ -11,6 +11,7 @@ running client meets (TopicAuthorizationFailed, GroupAuthorizationFailed) into t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
@@ -144,7 +145,12 @@ async def _login(settings: Settings, timeout_s: float) -> None:
         except (KafkaError, OSError, TimeoutError) as exc:
             failure = failure or (exc, f"{host}:{port}")
             continue
-        conn.close()
+        # close() returns a future that resolves once the socket is closed: awaited, so no
+        # transport is left for the garbage collector (a ResourceWarning) when the loop ends.
+        closed = conn.close()
+        if closed is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(closed), 5)
         return
     assert failure is not None
     error, server = failure
