@@ -121,6 +121,10 @@ class ObservedConsumer(faust_aiokafka.Consumer):
                 tp, due, message.offset - 1, REREAD_ATTEMPTS,
             )  # fmt: skip
             self._rereads.pop(tp, None)
+            # The gap starts at the offset due, which faust's own check (read offset + 1 on)
+            # would leave out, and the commit would then hold at it for ever.
+            await self._add_gap(tp, due, message.offset)
+            self._read_offset[tp] = message.offset - 1
             return False
         self._rereads[tp] = (due, seeks)
         REREAD_JUMPS.labels(tp.topic).inc()
