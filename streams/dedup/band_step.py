@@ -28,6 +28,7 @@ from __future__ import annotations
 from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from streams.dedup.detector import EXPIRE_EVERY_S
 from streams.dedup.fingerprint import Signature
@@ -91,23 +92,12 @@ class DedupBandStage:
             view[band_key] = kept
         if not probe.answer:
             return StageResult("filed")
-        verdict = BandVerdict(article_id=probe.article_id, band=probe.band)
-        if found is not None:
-            verdict = verdict.model_copy(
-                update={
-                    "match_id": found[2],
-                    "match_fetched_at": _datetime(found[1]),
-                    "similarity": round(found[0], 4),
-                }
-            )
-        if later is not None:
-            verdict = verdict.model_copy(
-                update={
-                    "later_id": later[2],
-                    "later_fetched_at": _datetime(later[1]),
-                    "later_similarity": round(later[0], 4),
-                }
-            )
+        verdict = BandVerdict(
+            article_id=probe.article_id,
+            band=probe.band,
+            **_named(found, "match_id", "match_fetched_at", "similarity"),
+            **_named(later, "later_id", "later_fetched_at", "later_similarity"),
+        )
         outcome = "match" if found is not None else "later" if later is not None else "none"
         return StageResult(outcome, [Emit.record(DEDUP_GATHER, probe.article_id, verdict)])
 
@@ -137,6 +127,13 @@ class DedupBandStage:
         for k in old:
             del view[k]
         return len(old)
+
+
+def _named(match: Match | None, id_field: str, at_field: str, score_field: str) -> dict[str, Any]:
+    """A verdict's fields naming ``match`` (similarity, fetch time, id), or none."""
+    if match is None:
+        return {}
+    return {id_field: match[2], at_field: _datetime(match[1]), score_field: round(match[0], 4)}
 
 
 def _datetime(t: float) -> datetime:
