@@ -6,7 +6,6 @@ article (no ring); also with queries before the match is decided, redelivery and
 from __future__ import annotations
 
 import random
-from collections import deque
 from collections.abc import Iterable
 from datetime import timedelta
 
@@ -14,7 +13,6 @@ import pytest
 
 from streams.dedup.band_step import DedupBandStage
 from streams.dedup.fingerprint import BANDS, ROWS_PER_BAND
-from streams.dedup.gather import DedupGatherStage
 from streams.dedup.pipeline import DedupSteps
 from streams.dedup.stage import article_signature
 from streams.records import (
@@ -27,10 +25,10 @@ from streams.records import (
     PendingArticle,
 )
 from streams.stage import Emit
-from streams.topology import DEDUP_GATHER, DUPLICATES, UNIQUE
+from streams.topology import DEDUP_GATHER, DUPLICATES
 from tests.conftest import make_article
 from tests.unit.dedup.test_dedup_detector import UNRELATED, WIRE, reprint
-from tests.unit.dedup.test_sharded import T0, at, gather_stage, probes, verdicts
+from tests.unit.dedup.test_sharded import T0, at, deliver, gather_stage, probes, verdicts
 
 # The original on the wire and a copy on another site, fetched 3 ms apart: X before Y.
 X = make_article(WIRE, article_id="e5" * 16, fetched_at=T0)
@@ -67,18 +65,6 @@ def run_bands(
 
 def pending(article: Article) -> Emit:
     return Emit.record(DEDUP_GATHER, article.article_id, PendingArticle(article=article, bands=32))
-
-
-def deliver(gather: DedupGatherStage, emits: Iterable[Emit]) -> list[Emit]:
-    """Records to the gather step, and what it sends to its own topic (queries, replies), first
-    in, first out; the decisions that come out."""
-    queue, out = deque(emits), []
-    while queue:
-        e = queue.popleft()
-        result = gather(e.key, e.value, at(DEDUP_GATHER))
-        queue.extend(x for x in result.emits if x.topic == DEDUP_GATHER)
-        out += [x for x in result.emits if x.topic in (UNIQUE, DUPLICATES)]
-    return out
 
 
 def named_in(decisions: Iterable[Emit]) -> Named:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import random
 from collections import deque
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
 from streams.dedup.band_step import DedupBandStage
@@ -37,7 +38,13 @@ def gather_all(gather: DedupGatherStage, article: Article, emits: list[Emit]) ->
     """The article's pending record and ``emits`` to the gather step, and what it sends to its
     own topic (queries about a later match, replies); the decisions that come out."""
     pending = PendingArticle(article=article, bands=len(probes(article)))
-    queue = deque([Emit.record(DEDUP_GATHER, article.article_id, pending), *emits])
+    return deliver(gather, [Emit.record(DEDUP_GATHER, article.article_id, pending), *emits])
+
+
+def deliver(gather: DedupGatherStage, emits: Iterable[Emit]) -> list[Emit]:
+    """Records to the gather step, and what it sends to its own topic (queries, replies), first
+    in, first out; the decisions that come out."""
+    queue = deque(emits)
     out: list[Emit] = []
     while queue:
         e = queue.popleft()
