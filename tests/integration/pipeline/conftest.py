@@ -67,10 +67,41 @@ async def start_groups_at_end(settings: Settings, topology: Topology) -> None:
     )
 
 
+def fresh_worker_group(settings: Settings, topology: Topology, prefix: str) -> str:
+    """A new worker group for a test of its own, committed at the end of the worker's inputs.
+    Workers of a second group share the stage topics with the module's worker: one reading the
+    session broker's earlier records from the beginning would re-run every earlier module's
+    pages and flood the module worker's stages with them (a 90 s wait then times out in CI)."""
+    group = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    own = settings.model_copy(update={"consumer_group": group})
+    asyncio.run(start_groups_at_end(own, topology))
+    return group
+
+
+# The children of the running module's `spawn`: a failing test's report shows their logs' tails,
+# which otherwise go with the CI run's temporary directory.
+_SPAWNED: list[subprocess.Popen[bytes]] = []
+LOG_TAIL_LINES = 40
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()
+    if report.when != "call" or not report.failed:
+        return
+    for proc in _SPAWNED:
+        path: Path = proc.log_path  # type: ignore[attr-defined]
+        lines = path.read_text(errors="replace").splitlines() if path.exists() else []
+        state = "running" if proc.poll() is None else f"exited {proc.returncode}"
+        tail = "\n".join(line[:400] for line in lines[-LOG_TAIL_LINES:])
+        report.sections.append((f"{path.name} ({state}), last {LOG_TAIL_LINES} lines", tail))
+
+
 @pytest.fixture(scope="module")
 def spawn(stream_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Spawn]:
     """Start `newsstream <args>` children; all are stopped (SIGTERM, then SIGKILL) at the end."""
-    procs: list[subprocess.Popen[bytes]] = []
+    procs: list[subprocess.Popen[bytes]] = _SPAWNED
     logs = tmp_path_factory.mktemp("logs")
 
     def start(*args: str, extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
@@ -89,6 +120,7 @@ def spawn(stream_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) 
     yield start
     for proc in procs:
         stop_child(proc)
+    procs.clear()
 
 
 def wait_for(

@@ -34,7 +34,7 @@ from streams.kafka.clients import make_consumer, make_producer
 from streams.records import RawPage
 from streams.settings import Settings
 from streams.topology import ARTICLES, DLQ, DUPLICATES, RAW, Topology
-from tests.integration.pipeline.conftest import Spawn
+from tests.integration.pipeline.conftest import Spawn, fresh_worker_group
 
 pytestmark = [pytest.mark.integration, pytest.mark.chaos, pytest.mark.slow]
 
@@ -298,7 +298,8 @@ def test_worker_killed_mid_stream_every_page_accounted_for(
 ) -> None:
     started = time.monotonic()
     assert stream_topology[RAW].partitions >= 2
-    group = {"NEWSSTREAM_CONSUMER_GROUP": f"chaos-{uuid.uuid4().hex[:8]}", **FAST_GROUP}
+    chaos = fresh_worker_group(stream_settings, stream_topology, "chaos")
+    group = {"NEWSSTREAM_CONSUMER_GROUP": chaos, **FAST_GROUP}
     victim, survivor = spawn("worker", extra_env=group), spawn("worker", extra_env=group)
     for proc in (victim, survivor):
         _wait(lambda p=proc: _ready(p.metrics_port), "worker joined the group", 90)  # type: ignore[misc]

@@ -5,17 +5,17 @@ from __future__ import annotations
 import base64
 import subprocess
 import time
-import uuid
 from pathlib import Path
 
 import pytest
 
 from streams.identity import article_id, canonicalize
+from streams.infra._process import stop_child
 from streams.records import RawPage
 from streams.settings import Settings
 from streams.topology import DLQ, RAW, Topology
 from tests.conftest import make_raw
-from tests.integration.pipeline.conftest import Spawn, produce, wait_for
+from tests.integration.pipeline.conftest import Spawn, fresh_worker_group, produce, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -143,12 +143,12 @@ def test_page_without_text_is_dead_lettered_not_dropped(
 
 
 def test_worker_starts_on_a_state_dir_that_does_not_exist_yet(
-    spawn: Spawn, stream_topology: Topology, tmp_path: Path
+    spawn: Spawn, stream_topology: Topology, stream_settings: Settings, tmp_path: Path
 ) -> None:
     from tests.integration.pipeline.test_sink import http_status
 
     fresh = tmp_path / "not" / "there" / "yet"
-    group = f"fresh-{uuid.uuid4().hex[:8]}"
+    group = fresh_worker_group(stream_settings, stream_topology, "fresh")
     env = {"NEWSSTREAM_STATE_DIR": str(fresh), "NEWSSTREAM_CONSUMER_GROUP": group}
     proc = spawn("worker", extra_env=env)
     deadline = time.monotonic() + 90
@@ -157,6 +157,9 @@ def test_worker_starts_on_a_state_dir_that_does_not_exist_yet(
         assert time.monotonic() < deadline, "worker not ready in 90 s"
         time.sleep(0.5)
     assert (fresh / "faust").is_dir()
+    # This group's pipeline shares the stage topics with the module's worker: stopped here, so
+    # the tests after this one see one pipeline's load and outputs.
+    stop_child(proc)
 
 
 def test_worker_publishes_rubric_evidence_that_every_worker_reads_back(
@@ -216,7 +219,6 @@ def test_worker_publishes_rubric_evidence_that_every_worker_reads_back(
     prior = book.prior(source, "diplomatiya")
     assert prior is not None
     expected = (mine["proba_sums"].get("sport", 0.0) + 8.0) / (1 + 9)
-    # the blue group's 99 are not in it; nor are the copies of the page a second pipeline (the
-    # fresh-group worker of the test above) put on the same topics: counted once
+    # the blue group's 99 are not in it: the page is counted once, by this group's worker
     assert abs(prior.proba["sport"] - expected) < 1e-3, book._totals
     assert worker.poll() is None
