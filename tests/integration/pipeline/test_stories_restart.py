@@ -54,12 +54,6 @@ def committed_all(settings: Settings, timeout_s: float = 120) -> None:
         time.sleep(1)
 
 
-@pytest.mark.xfail(
-    reason="in 1 of 3 full-suite runs (2026-12-03) the translation published after the kill did"
-    " not come out within 240 s (passes alone in ~36 s); cause not found, the worker logs went"
-    " with the CI temp dir",
-    strict=False,
-)
 def test_translation_after_a_sigkill_finds_its_original(
     spawn: Spawn, stream_topology: Topology, stream_settings: Settings
 ) -> None:
