@@ -21,7 +21,11 @@ the first URL, events by date, see ``streams/stories/quality.py``).
 4. Across languages: FLORES sentences and their translations (SIB-200), ids not used for the
    calibration table: the share of translations and of unrelated sentences that reach the
    threshold, raw and calibrated (``streams/stories/languages.py``).
-5. Cost per article, interleaved in this run: the classify stage (one Article JSON per call,
+5. One outlet's timed stream (ria.ru, ``topics/ria.jsonl``, no story labels): the links the
+   assigner makes with and without the same-outlet, same-day penalty, and every link the
+   penalty stops, with its headlines, for reading (the pairs cannot weigh that penalty: they
+   have no times and few same-outlet pairs).
+6. Cost per article, interleaved in this run: the classify stage (one Article JSON per call,
    as the worker runs it), the story stage's embedding of title + lead (the same encoder
    call), and ``StoryAssigner.assign`` alone over a warm state.
 
@@ -59,7 +63,9 @@ from streams.stories.quality import (
     clustering,
     data_root,
     load_events,
+    load_outlet_stream,
     load_pairs,
+    outlet_links,
     pair_scores,
 )
 from streams.stories.scoring import Vector, Weights
@@ -352,6 +358,22 @@ def print_cross_language(root: Path, cache: Path | None, weights: Weights, n: in
         print(f"| {a}-{b} | {cells[0]} | {cells[1]} |")
 
 
+def print_outlet_stream(root: Path, cache: Path | None, weights: Weights) -> None:
+    stream = load_outlet_stream(root)
+    v = vectors_of([story_texts(a.title, a.text) for a in stream], cache, "ria")
+    shipped = outlet_links(stream, v, weights)
+    without = outlet_links(stream, v, weights.with_weight("outlet", 0.0))
+    kept = {(m.article_id, a.article_id) for _, m, a in shipped}
+    stopped = [(ans, m, a) for ans, m, a in without if (m.article_id, a.article_id) not in kept]
+    print(f"\n## One outlet's stream (ria.ru, {len(stream)} timed articles, no story labels)\n")
+    print(f"links at the shipped weights (outlet penalty {weights.outlet_penalty}): "
+          f"{len(shipped)}; at outlet penalty 0: {len(without)}. The links the penalty "
+          f"stops ({len(stopped)}), score without it, hours apart:\n")  # fmt: skip
+    for ans, m, a in stopped:
+        hours = (a.time - m.time) / 3600
+        print(f"- {ans.score:+.2f}, {hours:4.1f} h: {m.title[:80]} / {a.title[:80]}")
+
+
 def print_sharding(
     pairs: list[StoryPair], pvec: dict[str, PairVectors], events: list[Event],
     evec: dict[str, Matrix], desks: list[frozenset[str]], weights: Weights, days: float,
@@ -509,6 +531,7 @@ def main() -> int:
     print_sharding(pairs, pvec, events, evec, desks, weights, args.days)
     if args.sib:
         print_cross_language(root, cache, weights, args.sib)
+    print_outlet_stream(root, cache, weights)
     cost(pairs, args.cost_limit)
     return 0
 

@@ -7,6 +7,8 @@
   assigner in date order; truth is the editors' storyline path (an event without one is its
   own story). Pairwise and BCubed precision/recall over pairs of events at most ``days``
   apart: a storyline runs for months, a story for days.
+- **One outlet's stream** (``topics/ria.jsonl``): ria.ru's timed articles, unlabelled; the
+  links the same-outlet penalty stops are listed for reading (``outlet_links``).
 
 Held-out halves: pairs by a hash of the first URL (half ``A`` tunes, ``B`` is only reported);
 events by date (``A`` before 2026-02-01, ``B`` from then).
@@ -94,6 +96,44 @@ def load_events(root: Path, limit: int | None = None) -> list[Event]:
     ]  # fmt: skip
     events.sort(key=lambda e: (e.day, e.index))
     return events[:limit] if limit else events
+
+
+@dataclass(frozen=True)
+class OutletArticle:
+    """An article of one outlet's timed stream (``topics/ria.jsonl``: ria.ru, no story labels)."""
+
+    article_id: str
+    url: str
+    title: str
+    text: str
+    time: float
+
+
+def load_outlet_stream(root: Path) -> list[OutletArticle]:
+    """ria.ru's 600 articles in publication order: the first line of a text is its headline."""
+    out = []
+    for r in _rows(root / "topics" / "ria.jsonl"):
+        when = datetime.strptime(r["datetime"], "%H:%M %d.%m.%Y").replace(tzinfo=UTC)
+        title, _, text = r["text"].partition("\n")
+        out.append(OutletArticle(r["id"], r["url"], title.strip(), text, when.timestamp()))
+    out.sort(key=lambda a: (a.time, a.article_id))
+    return out
+
+
+def outlet_links(
+    stream: Sequence[OutletArticle], vectors: Matrix, weights: Weights
+) -> list[tuple[Assignment, OutletArticle, OutletArticle]]:
+    """The links (not translations) one assigner makes over the stream: (answer, the member it
+    matched, the article)."""
+    assigner = StoryAssigner(weights)
+    by_id = {a.article_id: a for a in stream}
+    links = []
+    for a, v in zip(stream, vectors, strict=True):
+        art = StoryArticle(a.article_id, a.url, a.title, a.text, "ru", a.time, v)
+        answer = assigner.assign(art)
+        if not answer.new_story and answer.translation_of is None and answer.matched:
+            links.append((answer, by_id[answer.matched], a))
+    return links
 
 
 @dataclass
