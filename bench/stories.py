@@ -21,6 +21,8 @@ the first URL, events by date, see ``streams/stories/quality.py``).
 4. Across languages: FLORES sentences and their translations (SIB-200), ids not used for the
    calibration table: the share of translations and of unrelated sentences that reach the
    threshold, raw and calibrated (``streams/stories/languages.py``).
+   Then real ru and en articles of the same days (``topics/tgcontest.jsonl``, unlabelled):
+   the links made across languages and the most similar ru-en pairs, for reading.
 5. One outlet's timed stream (ria.ru, ``topics/ria.jsonl``, no story labels): the links the
    assigner makes with and without the same-outlet, same-day penalty, and every link the
    penalty stops, with its headlines, for reading (the pairs cannot weigh that penalty: they
@@ -358,6 +360,36 @@ def print_cross_language(root: Path, cache: Path | None, weights: Weights, n: in
         print(f"| {a}-{b} | {cells[0]} | {cells[1]} |")
 
 
+def print_cross_language_articles(root: Path, cache: Path | None, weights: Weights) -> None:
+    """Real ru and en articles of the same days (``topics/tgcontest.jsonl``, no story labels):
+    the links the assigner makes across the two languages, and the ru-en pairs of highest
+    calibrated cosine, for reading (no labelled cross-language write-ups exist)."""
+    import orjson
+
+    with (root / "topics" / "tgcontest.jsonl").open("rb") as f:
+        rows = [orjson.loads(line) for line in f if line.strip()]
+    heads = [r["text"].partition("\n") for r in rows]
+    v = vectors_of([story_texts(h, t) for h, _, t in heads], cache, "tgcontest")
+    assigner = StoryAssigner(weights)
+    crossed = []
+    for i, r in enumerate(rows):
+        art = StoryArticle(str(i), r["url"], heads[i][0], heads[i][2], r["lang"], 0.0, v[i])
+        answer = assigner.assign(art)
+        if answer.matched is not None and rows[int(answer.matched)]["lang"] != r["lang"]:
+            crossed.append((int(answer.matched), i))
+    ru = [i for i, r in enumerate(rows) if r["lang"] == "ru"]
+    en = [i for i, r in enumerate(rows) if r["lang"] == "en"]
+    cal = np.array([[calibrated(float(v[i] @ v[j]), "ru", "en") for j in en] for i in ru])
+    print(f"\n## Across languages, real articles (tgcontest.jsonl: {len(ru)} ru, {len(en)} en, "
+          "no story labels)\n")  # fmt: skip
+    print(f"links across languages: {len(crossed)}; ru-en pairs at or above the centre "
+          f"{weights.cos_centre} (calibrated): {int(np.sum(cal >= weights.cos_centre))}; the "
+          "ten most similar ru-en pairs (calibrated cosine):\n")  # fmt: skip
+    for flat in np.argsort(-cal.ravel())[:10]:
+        i, j = ru[flat // len(en)], en[flat % len(en)]
+        print(f"- {cal.flat[flat]:.3f}: {heads[i][0][:60]} / {heads[j][0][:60]}")
+
+
 def print_outlet_stream(root: Path, cache: Path | None, weights: Weights) -> None:
     stream = load_outlet_stream(root)
     v = vectors_of([story_texts(a.title, a.text) for a in stream], cache, "ria")
@@ -531,6 +563,7 @@ def main() -> int:
     print_sharding(pairs, pvec, events, evec, desks, weights, args.days)
     if args.sib:
         print_cross_language(root, cache, weights, args.sib)
+    print_cross_language_articles(root, cache, weights)
     print_outlet_stream(root, cache, weights)
     cost(pairs, args.cost_limit)
     return 0
