@@ -102,14 +102,12 @@ class DedupGatherStage:
     # partition -> article id -> (offset of the deciding record, decision marker)
     _closing: dict[int, dict[str, tuple[int, Entry]]] = field(default_factory=dict)
     _settled: dict[int, int] = field(default_factory=dict)  # partition -> last settled offset
-    _offset: int = 0  # of the record being handled
     _last_expiry: dict[int, float] = field(default_factory=dict)
     _asked: dict[str, float] = field(default_factory=dict)
 
     def __call__(self, key: bytes | None, value: bytes, origin: SourceRef) -> StageResult:
         record = parse(value)
         p = origin.partition
-        self._offset = origin.offset
         articles, bands = PartitionView(self.articles, p), PartitionView(self.bands, p)
         self._close(p, articles, bands)
         self._maybe_expire(p, articles, bands)
@@ -119,7 +117,7 @@ class DedupGatherStage:
         entry: Entry | None = self._marker(p, aid) or articles.get(aid)
         if entry is not None and "done" in entry:
             if isinstance(record, PendingArticle):  # the decision again, its output may be lost
-                return self._emit(p, aid, record.article, entry["done"], again=True)
+                return self._emit(origin, aid, record.article, entry["done"], again=True)
             return StageResult("late")
         if isinstance(record, PendingArticle):
             if entry is None:
@@ -132,17 +130,17 @@ class DedupGatherStage:
         elif isinstance(record, BandVerdict):
             self._add_verdict(bands, record)
         elif isinstance(record, OriginalReply):
-            return self._reply(p, articles, aid, entry, record)
+            return self._reply(origin, articles, aid, entry, record)
         else:
             self._asked.pop(aid, None)
             if entry is None:  # verdicts of an article decided and forgotten, or never sent
                 bands.pop(aid, None)
                 return StageResult("orphan")
-        return self._decide(p, articles, aid, entry, bands, isinstance(record, GatherTimeout))
+        return self._decide(origin, articles, aid, entry, bands, isinstance(record, GatherTimeout))
 
     def _decide(
         self,
-        p: int,
+        origin: SourceRef,
         articles: MutableMapping[str, Entry],
         aid: str,
         entry: Entry | None,
@@ -163,7 +161,7 @@ class DedupGatherStage:
             return self._ask(articles, aid, entry, got["l"])
         done = [match[2], match[0]] if match else [None, 0.0]
         article = Article.from_json(entry["a"])
-        result = self._emit(p, aid, article, done, waiters=entry.get("q", []))
+        result = self._emit(origin, aid, article, done, waiters=entry.get("q", []))
         return StageResult(
             f"{result.outcome}_late" if missing > 0 else result.outcome, result.emits
         )
@@ -181,7 +179,7 @@ class DedupGatherStage:
 
     def _reply(
         self,
-        p: int,
+        origin: SourceRef,
         articles: MutableMapping[str, Entry],
         aid: str,
         entry: Entry | None,
@@ -199,7 +197,7 @@ class DedupGatherStage:
             return StageResult("asked", [Emit.record(DEDUP_GATHER, nxt, query)])
         done = [match_id, score] if reply.decided and nxt is None else [None, 0.0]
         article = Article.from_json(entry["a"])
-        return self._emit(p, aid, article, done, waiters=entry.get("q", []))
+        return self._emit(origin, aid, article, done, waiters=entry.get("q", []))
 
     def _query(
         self, p: int, articles: MutableMapping[str, Entry], query: OriginalQuery
@@ -235,7 +233,7 @@ class DedupGatherStage:
 
     def _emit(
         self,
-        partition: int,
+        origin: SourceRef,
         aid: str,
         article: Article,
         done: list[Any],
@@ -243,9 +241,9 @@ class DedupGatherStage:
         again: bool = False,
         waiters: Sequence[str] = (),
     ) -> StageResult:
-        if not again:
+        if not again:  # its marker is written once ``origin`` has settled (``_close``)
             marker = {"done": done, "w": self.clock()}
-            self._closing.setdefault(partition, {})[aid] = (self._offset, marker)
+            self._closing.setdefault(origin.partition, {})[aid] = (origin.offset, marker)
         replies = [_reply(asker, aid, done[0]) for asker in waiters]
         if done[0] is None:
             return StageResult("new", [unique(article), *replies])
