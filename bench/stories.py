@@ -65,10 +65,10 @@ from streams.stories.quality import (
     clustering,
     data_root,
     load_events,
-    load_outlet_stream,
     load_pairs,
-    outlet_links,
+    load_stream,
     pair_scores,
+    stream_links,
 )
 from streams.stories.scoring import Vector, Weights
 from streams.stories.transfer import NameIdf, background, transfer
@@ -364,21 +364,12 @@ def print_cross_language_articles(root: Path, cache: Path | None, weights: Weigh
     """Real ru and en articles of the same days (``topics/tgcontest.jsonl``, no story labels):
     the links the assigner makes across the two languages, and the ru-en pairs of highest
     calibrated cosine, for reading (no labelled cross-language write-ups exist)."""
-    import orjson
-
-    with (root / "topics" / "tgcontest.jsonl").open("rb") as f:
-        rows = [orjson.loads(line) for line in f if line.strip()]
-    heads = [r["text"].partition("\n") for r in rows]
-    v = vectors_of([story_texts(h, t) for h, _, t in heads], cache, "tgcontest")
-    assigner = StoryAssigner(weights)
-    crossed = []
-    for i, r in enumerate(rows):
-        art = StoryArticle(str(i), r["url"], heads[i][0], heads[i][2], r["lang"], 0.0, v[i])
-        answer = assigner.assign(art)
-        if answer.matched is not None and rows[int(answer.matched)]["lang"] != r["lang"]:
-            crossed.append((int(answer.matched), i))
-    ru = [i for i, r in enumerate(rows) if r["lang"] == "ru"]
-    en = [i for i, r in enumerate(rows) if r["lang"] == "en"]
+    stream = load_stream(root, "tgcontest.jsonl")
+    v = vectors_of([story_texts(a.title, a.text) for a in stream], cache, "tgcontest")
+    links = stream_links(stream, v, weights)
+    crossed = [(m, a) for _, m, a in links if m.language != a.language]
+    ru = [i for i, a in enumerate(stream) if a.language == "ru"]
+    en = [i for i, a in enumerate(stream) if a.language == "en"]
     cal = np.array([[calibrated(float(v[i] @ v[j]), "ru", "en") for j in en] for i in ru])
     print(f"\n## Across languages, real articles (tgcontest.jsonl: {len(ru)} ru, {len(en)} en, "
           "no story labels)\n")  # fmt: skip
@@ -387,14 +378,14 @@ def print_cross_language_articles(root: Path, cache: Path | None, weights: Weigh
           "ten most similar ru-en pairs (calibrated cosine):\n")  # fmt: skip
     for flat in np.argsort(-cal.ravel())[:10]:
         i, j = ru[flat // len(en)], en[flat % len(en)]
-        print(f"- {cal.flat[flat]:.3f}: {heads[i][0][:60]} / {heads[j][0][:60]}")
+        print(f"- {cal.flat[flat]:.3f}: {stream[i].title[:60]} / {stream[j].title[:60]}")
 
 
 def print_outlet_stream(root: Path, cache: Path | None, weights: Weights) -> None:
-    stream = load_outlet_stream(root)
+    stream = load_stream(root, "ria.jsonl")
     v = vectors_of([story_texts(a.title, a.text) for a in stream], cache, "ria")
-    shipped = outlet_links(stream, v, weights)
-    without = outlet_links(stream, v, weights.with_weight("outlet", 0.0))
+    shipped = stream_links(stream, v, weights)
+    without = stream_links(stream, v, weights.with_weight("outlet", 0.0))
     kept = {(m.article_id, a.article_id) for _, m, a in shipped}
     stopped = [(ans, m, a) for ans, m, a in without if (m.article_id, a.article_id) not in kept]
     print(f"\n## One outlet's stream (ria.ru, {len(stream)} timed articles, no story labels)\n")

@@ -7,8 +7,9 @@
   assigner in date order; truth is the editors' storyline path (an event without one is its
   own story). Pairwise and BCubed precision/recall over pairs of events at most ``days``
   apart: a storyline runs for months, a story for days.
-- **One outlet's stream** (``topics/ria.jsonl``): ria.ru's timed articles, unlabelled; the
-  links the same-outlet penalty stops are listed for reading (``outlet_links``).
+- **Unlabelled streams** (``topics/ria.jsonl``: one outlet, timed; ``topics/tgcontest.jsonl``:
+  ru and en of the same days): the links the assigner makes, listed for reading
+  (``stream_links``).
 
 Held-out halves: pairs by a hash of the first URL (half ``A`` tunes, ``B`` is only reported);
 events by date (``A`` before 2026-02-01, ``B`` from then).
@@ -99,37 +100,40 @@ def load_events(root: Path, limit: int | None = None) -> list[Event]:
 
 
 @dataclass(frozen=True)
-class OutletArticle:
-    """An article of one outlet's timed stream (``topics/ria.jsonl``: ria.ru, no story labels)."""
+class StreamArticle:
+    """An article of an unlabelled topics set (``ria.jsonl``, ``tgcontest.jsonl``): the first
+    line of its text is the headline; ``time`` 0 when the set has no times."""
 
     article_id: str
     url: str
     title: str
     text: str
+    language: str
     time: float
 
 
-def load_outlet_stream(root: Path) -> list[OutletArticle]:
-    """ria.ru's 600 articles in publication order: the first line of a text is its headline."""
+def load_stream(root: Path, name: str) -> list[StreamArticle]:
+    """``topics/<name>`` in publication order (file order when it has no ``datetime``)."""
     out = []
-    for r in _rows(root / "topics" / "ria.jsonl"):
-        when = datetime.strptime(r["datetime"], "%H:%M %d.%m.%Y").replace(tzinfo=UTC)
+    for r in _rows(root / "topics" / name):
+        when = r.get("datetime")
+        t = datetime.strptime(when, "%H:%M %d.%m.%Y").replace(tzinfo=UTC) if when else None
         title, _, text = r["text"].partition("\n")
-        out.append(OutletArticle(r["id"], r["url"], title.strip(), text, when.timestamp()))
-    out.sort(key=lambda a: (a.time, a.article_id))
-    return out
+        out.append(StreamArticle(r["id"], r["url"], title.strip(), text, r["lang"],
+                                 t.timestamp() if t else 0.0))  # fmt: skip
+    return sorted(out, key=lambda a: a.time)  # stable: file order among equal times
 
 
-def outlet_links(
-    stream: Sequence[OutletArticle], vectors: Matrix, weights: Weights
-) -> list[tuple[Assignment, OutletArticle, OutletArticle]]:
+def stream_links(
+    stream: Sequence[StreamArticle], vectors: Matrix, weights: Weights
+) -> list[tuple[Assignment, StreamArticle, StreamArticle]]:
     """The links (not translations) one assigner makes over the stream: (answer, the member it
     matched, the article)."""
     assigner = StoryAssigner(weights)
     by_id = {a.article_id: a for a in stream}
     links = []
     for a, v in zip(stream, vectors, strict=True):
-        art = StoryArticle(a.article_id, a.url, a.title, a.text, "ru", a.time, v)
+        art = StoryArticle(a.article_id, a.url, a.title, a.text, a.language, a.time, v)
         answer = assigner.assign(art)
         if not answer.new_story and answer.translation_of is None and answer.matched:
             links.append((answer, by_id[answer.matched], a))
