@@ -74,8 +74,8 @@ REREAD_JUMPS = Counter(
 )
 COMMIT_HOLDS = Counter(
     "newsstream_consumer_commit_holds_total",
-    "Commits of an input partition held because its committed offset was not acked while later"
-    " ones were (faust would commit past it; streams/app/consumer.py)",
+    "Commit attempts of an input partition held because its committed offset was not acked"
+    " while later ones were (faust would commit past it; streams/app/consumer.py)",
     ["topic"],
 )
 IN_FLIGHT = Gauge(
