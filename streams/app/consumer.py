@@ -38,6 +38,7 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from aiokafka.errors import IllegalStateError, KafkaError
+from faust.transport.consumer import ensure_TP
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP, Message
 
@@ -60,10 +61,13 @@ class ObservedConsumer(faust_aiokafka.Consumer):
         self._seeks: set[asyncio.Future[None]] = set()
 
     # --- where the next record must start ------------------------------------------------
-    async def perform_seek(self) -> None:
-        await super().perform_seek()
-        for tp, offset in self._read_offset.items():
-            self._expect(tp, offset)
+    async def seek_to_committed(self) -> Mapping[TP, int]:
+        # Every assigned partition, with its committed offset (None when there is none: the
+        # reset policy decides; aiokafka seeks only to offsets above 0).
+        committed = await super().seek_to_committed()
+        for tp, offset in committed.items():
+            self._expect(ensure_TP(tp), offset)
+        return committed
 
     async def seek(self, partition: TP, offset: int) -> None:
         await super().seek(partition, offset)

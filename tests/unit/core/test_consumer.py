@@ -114,6 +114,19 @@ async def test_changelogs_and_unseeked_partitions_are_left_to_faust(
     assert consumer.seeks == []
 
 
+async def test_the_seek_to_committed_offsets_sets_what_is_due(
+    consumer: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    consumer._expect(TP1, 42)  # read up to 41 before the rebalance
+
+    async def seek_to_committed(self: Any) -> dict[TP, int | None]:
+        return {TP0: 250, TP1: None}  # every assigned partition; TP1 has no committed offset
+
+    monkeypatch.setattr(faust_aiokafka.Consumer, "seek_to_committed", seek_to_committed)
+    assert await consumer.seek_to_committed() == {TP0: 250, TP1: None}
+    assert consumer._next_offset == {TP0: 250}  # TP1: where reading starts is the reset policy's
+
+
 async def test_a_revoked_partition_forgets_its_due_offset(consumer: Any) -> None:
     consumer._expect(TP0, 30)
     consumer._rereads[TP0] = (30, 1)
